@@ -1,0 +1,94 @@
+"""Composition root: builds every service from Settings and runs their lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from starlette.routing import BaseRoute
+
+from bots.conversation import Conversation
+from bots.db import Database
+from bots.pipeline.channel import Channel
+from bots.pipeline.store import release_stale_leases
+from bots.pipeline.workers import InboxWorker, OutboxWorker, Wakeup
+from bots.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a running relaydesk holds; built once by `build()`."""
+
+    settings: Settings
+    db: Database
+    conversation: Conversation
+    channels: dict[str, Channel] = field(default_factory=dict)
+    routes: list[BaseRoute] = field(default_factory=list)
+    inbox_wakeup: Wakeup = field(default_factory=Wakeup)
+    outbox_wakeup: Wakeup = field(default_factory=Wakeup)
+
+    def add_channel(self, channel: Channel, routes: Sequence[BaseRoute] = ()) -> None:
+        self.channels[channel.name] = channel
+        self.routes.extend(routes)
+
+    def workers(self) -> tuple[InboxWorker, OutboxWorker]:
+        poll = self.settings.worker_poll_s
+        inbox = InboxWorker(
+            self.db,
+            self.channels,
+            self.conversation,
+            poll=poll,
+            wakeup=self.inbox_wakeup,
+            outbox_wakeup=self.outbox_wakeup,
+        )
+        outbox = OutboxWorker(
+            self.db,
+            self.channels,
+            poll=poll,
+            max_attempts=self.settings.max_send_attempts,
+            wakeup=self.outbox_wakeup,
+        )
+        return inbox, outbox
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+def build(settings: Settings) -> Services:
+    """Create the services for `settings` (no I/O yet)."""
+    db = Database(settings.effective_database_url)
+    return Services(settings=settings, db=db, conversation=Conversation())
+
+
+class Runner:
+    """Runs the workers as background tasks until stopped."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.stop_event = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if not self.services.db.is_postgres:
+            # One process owns a SQLite database: leases left by a crash are ours to take back.
+            async with self.services.db.session() as session:
+                await release_stale_leases(session)
+        inbox, outbox = self.services.workers()
+        self.tasks = [
+            asyncio.create_task(inbox.run(self.stop_event), name="inbox-worker"),
+            asyncio.create_task(outbox.run(self.stop_event), name="outbox-worker"),
+        ]
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        self.services.inbox_wakeup.set()
+        self.services.outbox_wakeup.set()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=10)
+        self.tasks = []

@@ -1,0 +1,23 @@
+"""`relaydesk` command line: thin, parses arguments and calls services (Typer + Rich)."""
+
+from __future__ import annotations
+
+import typer
+
+from bots.commands import system, tickets
+
+app = typer.Typer(
+    name="relaydesk",
+    help="Self-hosted, chat-first helpdesk.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(system.init)
+app.command()(system.serve)
+app.command()(system.chat)
+app.add_typer(tickets.app, name="tickets")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""`relaydesk` sub-commands, one module per group; `bots.cli` assembles them."""

@@ -1,0 +1,152 @@
+"""`relaydesk init`, `serve` and `chat`: set up the database, run the service, talk locally."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import typer
+from sqlalchemy import func, select
+
+from bots.app import Runner, Services, build
+from bots.commands.common import console, handle_errors, load_settings, run, setup_logging
+from bots.console.adapter import CHANNEL, ConsoleChannel, console_message
+from bots.messages import OutboundMessage
+from bots.pipeline.models import InboxRow, OutboxRow
+from bots.pipeline.store import ingest
+from bots.schema import ensure_current, upgrade
+from bots.settings import CHANNEL_VARIABLES
+
+CHAT_REPLY_TIMEOUT_S = 60.0
+
+
+@handle_errors
+def init(
+    demo: bool = typer.Option(False, "--demo", help="Also load the sample knowledge base."),
+) -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    settings = load_settings()
+
+    async def _init() -> None:
+        services = build(settings)
+        try:
+            before, after = await upgrade(services.db)
+            if before == after:
+                console.print(f"database schema is current ({after})")
+            else:
+                console.print(f"database schema upgraded: {before or 'empty'} -> {after}")
+            if demo:
+                await load_demo(services)
+        finally:
+            await services.close()
+
+    run(_init())
+
+
+async def load_demo(services: Services) -> None:
+    """Load the demo knowledge base (provided by the knowledge package once it lands)."""
+    console.print("demo knowledge base: none is bundled yet; tickets work without it")
+
+
+def configure_channels(services: Services) -> list[str]:
+    """Attach every channel whose settings are present; return their names."""
+    return sorted(services.channels)
+
+
+@handle_errors
+def serve() -> None:
+    """Run the HTTP server, the workers and every configured channel."""
+    import uvicorn
+
+    from bots.server import create_app
+
+    settings = load_settings()
+    setup_logging(settings)
+    services = build(settings)
+    run(ensure_current(services.db))
+    enabled = configure_channels(services)
+    if not enabled:
+        console.print("no chat channel is configured; relaydesk serves /healthz and /metrics only.")
+        for name, variables in CHANNEL_VARIABLES.items():
+            console.print(f"  to enable {name}, set: {', '.join(variables)}")
+    else:
+        console.print(f"channels: {', '.join(enabled)}")
+    config = uvicorn.Config(
+        create_app(services),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+    console.print(f"listening on http://{settings.host}:{settings.port}")
+    uvicorn.Server(config).run()
+
+
+@handle_errors
+def chat(
+    lang: str | None = typer.Option(None, "--lang", help="Your language: en or pl."),
+    user: str = typer.Option("local", "--user", help="Who you are to the bot."),
+) -> None:
+    """Talk to the bot as a customer, in this terminal, through the real pipeline."""
+    if lang is not None and lang not in {"en", "pl"}:
+        raise typer.BadParameter("must be en or pl", param_hint="--lang")
+    settings = load_settings()
+    run(_chat(build(settings), lang, user))
+
+
+async def _chat(services: Services, lang: str | None, user: str) -> None:
+    await upgrade(services.db)
+
+    def show(message: OutboundMessage) -> None:
+        console.print(f"[bold cyan]bot>[/bold cyan] {message.text}", highlight=False)
+        for button in message.buttons:
+            console.print(f"      [dim]\\[{button.label}][/dim]", highlight=False)
+
+    services.add_channel(ConsoleChannel(show))
+    runner = Runner(services)
+    await runner.start()
+    console.print("Type your message (Ctrl-D to leave).", style="dim")
+    try:
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "you> ")
+            except EOFError:
+                break
+            if not line.strip():
+                continue
+            message = console_message(line, user=user, language=lang)
+            await ingest(
+                services.db,
+                channel=CHANNEL,
+                platform_id=message.platform_id,
+                chat_key=message.chat.key,
+                payload=message.to_dict(),
+            )
+            services.inbox_wakeup.set()
+            await _wait_for_replies(services, message.chat.key)
+    finally:
+        await runner.stop()
+        await services.close()
+
+
+async def _wait_for_replies(services: Services, chat_key: str) -> None:
+    deadline = time.monotonic() + CHAT_REPLY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        async with services.db.session() as session:
+            waiting = await session.scalar(
+                select(func.count(InboxRow.id)).where(
+                    InboxRow.chat_key == chat_key, InboxRow.state == "pending"
+                )
+            )
+            waiting = (waiting or 0) + (
+                await session.scalar(
+                    select(func.count(OutboxRow.id)).where(
+                        OutboxRow.chat_key == chat_key, OutboxRow.state == "pending"
+                    )
+                )
+                or 0
+            )
+        if not waiting:
+            return
+        await asyncio.sleep(0.05)
+    console.print("(still working on it; the reply will show up here)", style="dim")

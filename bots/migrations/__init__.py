@@ -1,0 +1,1 @@
+"""The one Alembic history for every package's tables."""

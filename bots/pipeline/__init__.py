@@ -1,0 +1,1 @@
+"""Durable pipeline: the inbox (persist before ack, dedupe), the outbox, and their workers."""

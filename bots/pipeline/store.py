@@ -1,0 +1,214 @@
+"""Inbox and outbox queries: store, dedupe, claim with leases (SKIP LOCKED on PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bots.db import Database
+from bots.messages import OutboundMessage
+from bots.pipeline.models import InboxRow, OutboxRow
+from tickets.models import utcnow
+
+
+async def ingest(
+    db: Database,
+    *,
+    channel: str,
+    platform_id: str,
+    chat_key: str,
+    payload: dict[str, Any],
+) -> bool:
+    """Commit one platform event to the inbox. False when it was already there (redelivery)."""
+    values = {
+        "channel": channel,
+        "platform_id": platform_id[:191],
+        "chat_key": chat_key[:191],
+        "payload": json.dumps(payload, ensure_ascii=False),
+        "state": "pending",
+        "attempts": 0,
+        "received_at": utcnow(),
+    }
+    insert = pg_insert if db.is_postgres else sqlite_insert
+    statement = (
+        insert(InboxRow)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
+        .returning(InboxRow.id)
+    )
+    async with db.session() as session:
+        new_id = await session.scalar(statement)
+        await session.commit()
+    return new_id is not None
+
+
+def enqueue(
+    session: AsyncSession, message: OutboundMessage, *, ticket_id: int | None = None
+) -> OutboxRow:
+    """Add a message to the outbox in the caller's transaction (sent after it commits)."""
+    row = OutboxRow(
+        channel=message.chat.channel,
+        chat_key=message.chat.key,
+        payload=json.dumps(message.to_dict(), ensure_ascii=False),
+        ticket_id=ticket_id if ticket_id is not None else None,
+        state="pending",
+        attempts=0,
+        next_attempt_at=utcnow(),
+    )
+    session.add(row)
+    return row
+
+
+async def claim_inbox(
+    session: AsyncSession, *, owner: str, lease: timedelta, limit: int, postgres: bool
+) -> Sequence[InboxRow]:
+    """Lease the oldest pending event of each chat whose earlier events are all done."""
+    now = utcnow()
+    earlier = aliased(InboxRow)
+    query = (
+        select(InboxRow)
+        .where(
+            InboxRow.state == "pending",
+            (InboxRow.lease_until.is_(None)) | (InboxRow.lease_until < now),
+            ~exists().where(
+                and_(
+                    earlier.chat_key == InboxRow.chat_key,
+                    earlier.state == "pending",
+                    earlier.id < InboxRow.id,
+                )
+            ),
+        )
+        .order_by(InboxRow.id)
+        .limit(limit)
+    )
+    if postgres:
+        query = query.with_for_update(skip_locked=True, of=InboxRow)
+    rows = (await session.scalars(query)).all()
+    for row in rows:
+        row.lease_owner = owner
+        row.lease_until = now + lease
+        row.attempts += 1
+    await session.commit()
+    return rows
+
+
+async def claim_outbox(
+    session: AsyncSession,
+    *,
+    owner: str,
+    lease: timedelta,
+    limit: int,
+    postgres: bool,
+    channels: Sequence[str],
+) -> Sequence[OutboxRow]:
+    """Lease the head message of each chat that is due, so every chat keeps its order."""
+    now = utcnow()
+    earlier = aliased(OutboxRow)
+    query = (
+        select(OutboxRow)
+        .where(
+            OutboxRow.state == "pending",
+            OutboxRow.channel.in_(channels),
+            OutboxRow.next_attempt_at <= now,
+            (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now),
+            ~exists().where(
+                and_(
+                    earlier.chat_key == OutboxRow.chat_key,
+                    earlier.state == "pending",
+                    earlier.id < OutboxRow.id,
+                )
+            ),
+        )
+        .order_by(OutboxRow.id)
+        .limit(limit)
+    )
+    if postgres:
+        query = query.with_for_update(skip_locked=True, of=OutboxRow)
+    rows = (await session.scalars(query)).all()
+    for row in rows:
+        row.lease_owner = owner
+        row.lease_until = now + lease
+    await session.commit()
+    return rows
+
+
+async def finish_inbox(session: AsyncSession, row_id: int, owner: str) -> bool:
+    """Mark an event processed in the caller's transaction; False if our lease was lost."""
+    result = await session.execute(
+        update(InboxRow)
+        .where(InboxRow.id == row_id, InboxRow.lease_owner == owner, InboxRow.state == "pending")
+        .values(state="done", processed_at=utcnow(), lease_owner=None, lease_until=None)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def release_inbox(
+    session: AsyncSession, row_id: int, *, error: str, retry_at: datetime, give_up: bool
+) -> None:
+    await session.execute(
+        update(InboxRow)
+        .where(InboxRow.id == row_id)
+        .values(
+            state="failed" if give_up else "pending",
+            error=error[:500],
+            lease_owner=None,
+            lease_until=retry_at,
+        )
+    )
+    await session.commit()
+
+
+async def backlog(session: AsyncSession) -> dict[str, float]:
+    """Queue depth and age of the oldest waiting row, for /metrics and /healthz."""
+    now = utcnow()
+    inbox_count, inbox_oldest = (
+        await session.execute(
+            select(func.count(InboxRow.id), func.min(InboxRow.received_at)).where(
+                InboxRow.state == "pending"
+            )
+        )
+    ).one()
+    outbox_count, outbox_oldest = (
+        await session.execute(
+            select(func.count(OutboxRow.id), func.min(OutboxRow.created_at)).where(
+                OutboxRow.state == "pending"
+            )
+        )
+    ).one()
+    return {
+        "inbox_pending": float(inbox_count or 0),
+        "inbox_lag_seconds": _age(now, inbox_oldest),
+        "outbox_pending": float(outbox_count or 0),
+        "outbox_lag_seconds": _age(now, outbox_oldest),
+    }
+
+
+def _age(now: datetime, oldest: datetime | None) -> float:
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=now.tzinfo)
+    return max(0.0, (now - oldest).total_seconds())
+
+
+async def release_stale_leases(session: AsyncSession) -> None:
+    """Free every lease: only for a database one process owns (SQLite), at its start."""
+    await session.execute(
+        update(InboxRow)
+        .where(InboxRow.state == "pending")
+        .values(lease_owner=None, lease_until=None)
+    )
+    await session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.state == "pending")
+        .values(lease_owner=None, lease_until=None)
+    )
+    await session.commit()

@@ -1,0 +1,75 @@
+"""Schema management: every package's metadata, and `init` (create or upgrade, idempotent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, MetaData
+
+from bots.db import Database
+from bots.errors import StorageError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def target_metadata() -> list[MetaData]:
+    """The metadata of every package's tables, for Alembic's comparisons."""
+    from bots.pipeline.models import PipelineBase
+    from drafting.models import DraftingBase
+    from knowledge.models import KnowledgeBase
+    from tickets.models import TicketsBase
+
+    return [
+        TicketsBase.metadata,
+        PipelineBase.metadata,
+        KnowledgeBase.metadata,
+        DraftingBase.metadata,
+    ]
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def current_revision(db: Database) -> str | None:
+    def _current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(_current)
+
+
+async def upgrade(db: Database) -> tuple[str | None, str | None]:
+    """Bring the schema to the newest revision; returns (before, after)."""
+    config = alembic_config()
+
+    def _upgrade(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+    before = await current_revision(db)
+    async with db.engine.begin() as connection:
+        await connection.run_sync(_upgrade)
+    return before, await current_revision(db)
+
+
+async def ensure_current(db: Database) -> None:
+    """Fail with a clear message when the schema is missing or behind the code."""
+    try:
+        current = await current_revision(db)
+    except Exception as exc:
+        raise StorageError(f"cannot reach the database: {type(exc).__name__}: {exc}") from None
+    head = head_revision()
+    if current != head:
+        state = "empty" if current is None else f"at {current}"
+        raise StorageError(f"the database schema is {state}, not {head}: run `relaydesk init`")

@@ -1,0 +1,111 @@
+"""Typed settings: the only module that reads the environment.
+
+Built once at start (`Settings()`), then passed down to every service.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every knob relaydesk has; secrets are `SecretStr` so they never print."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(Path(".relaydesk"), validation_alias=_env("RELAYDESK_DATA_DIR"))
+    database_url: str | None = Field(None, validation_alias=_env("RELAYDESK_DATABASE_URL"))
+    config_path: Path | None = Field(None, validation_alias=_env("RELAYDESK_CONFIG"))
+    host: str = Field("127.0.0.1", validation_alias=_env("RELAYDESK_HOST"))
+    port: int = Field(8080, ge=1, le=65535, validation_alias=_env("RELAYDESK_PORT"))
+    log_level: str = Field("INFO", validation_alias=_env("RELAYDESK_LOG_LEVEL"))
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str = Field(
+        "https://slack.com/api/", validation_alias=_env("RELAYDESK_SLACK_API_URL")
+    )
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", validation_alias=_env("RELAYDESK_TELEGRAM_API_URL")
+    )
+    telegram_webhook_url: str | None = Field(
+        None, validation_alias=_env("RELAYDESK_TELEGRAM_WEBHOOK_URL")
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("RELAYDESK_TELEGRAM_WEBHOOK_SECRET")
+    )
+
+    # Language model (drafting)
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    llm_model: str = Field("gpt-4o-mini", validation_alias=_env("RELAYDESK_LLM_MODEL"))
+    llm_timeout_s: float = Field(
+        30.0, gt=0, le=30.0, validation_alias=_env("RELAYDESK_LLM_TIMEOUT")
+    )
+
+    # Knowledge index
+    chroma_url: str | None = Field(None, validation_alias=_env("RELAYDESK_CHROMA_URL"))
+    embedder: str = Field("usem3", validation_alias=_env("RELAYDESK_EMBEDDER"))
+
+    # Pipeline
+    worker_poll_s: float = Field(0.2, gt=0, validation_alias=_env("RELAYDESK_WORKER_POLL"))
+    max_send_attempts: int = Field(8, ge=1, validation_alias=_env("RELAYDESK_MAX_SEND_ATTEMPTS"))
+    retention_days: int | None = Field(
+        None, ge=1, validation_alias=_env("RELAYDESK_RETENTION_DAYS")
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'relaydesk.db').as_posix()}"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None and (
+            self.slack_signing_secret is not None or self.slack_app_token is not None
+        )
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+
+CHANNEL_VARIABLES: dict[str, list[str]] = {
+    "telegram": [
+        "TELEGRAM_BOT_TOKEN",
+        "RELAYDESK_TELEGRAM_WEBHOOK_URL (optional, webhook mode)",
+        "RELAYDESK_TELEGRAM_WEBHOOK_SECRET (optional, webhook mode)",
+    ],
+    "slack": [
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)",
+    ],
+}

@@ -1,0 +1,189 @@
+"""The durable pipeline on real SQLite and PostgreSQL: dedupe, crash recovery, order, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bots.conversation import Conversation
+from bots.db import Database
+from bots.messages import ChatRef, InboundMessage, OutboundMessage
+from bots.pipeline.channel import PermanentSendError, TransientSendError
+from bots.pipeline.models import InboxRow, OutboxRow
+from bots.pipeline.store import enqueue, ingest
+from bots.pipeline.workers import InboxWorker, OutboxWorker
+from tests.fakes.channel import FakeChannel
+from tickets.models import Message, Ticket
+
+
+def inbound(text: str, chat: str = "c1", platform_id: str | None = None) -> InboundMessage:
+    return InboundMessage(
+        chat=ChatRef(channel="fake", chat_id=chat),
+        user_id=f"u-{chat}",
+        user_name="Ada",
+        platform_id=platform_id or uuid.uuid4().hex,
+        text=text,
+        language_hint="en",
+    )
+
+
+async def put(db: Database, message: InboundMessage) -> bool:
+    return await ingest(
+        db,
+        channel="fake",
+        platform_id=message.platform_id,
+        chat_key=message.chat.key,
+        payload=message.to_dict(),
+    )
+
+
+async def count(db: Database, column: object, *where: object) -> int:
+    async with db.session() as session:
+        return int(await session.scalar(select(func.count(column)).where(*where)) or 0)
+
+
+async def drain(worker: InboxWorker) -> None:
+    while await worker.run_once():
+        pass
+
+
+async def test_same_platform_id_twice_is_one_ticket(db: Database) -> None:
+    channel = FakeChannel()
+    message = inbound("where is my order?", platform_id="evt-1")
+    assert await put(db, message) is True
+    assert await put(db, message) is False
+    worker = InboxWorker(db, {"fake": channel}, Conversation())
+    await drain(worker)
+    assert await put(db, message) is False  # a redelivery after processing is a no-op too
+    await drain(worker)
+    assert await count(db, Ticket.id) == 1
+    assert await count(db, Message.id, Message.direction == "in") == 1
+    assert await count(db, OutboxRow.id) == 1
+
+
+class CrashingConversation(Conversation):
+    """Does the work, then dies before the transaction commits (a kill mid-processing)."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+
+    async def handle(
+        self, session: AsyncSession, message: InboundMessage
+    ) -> Sequence[tuple[OutboundMessage, int | None]]:
+        await super().handle(session, message)
+        await session.flush()
+        self.entered.set()
+        await asyncio.sleep(3600)  # killed here
+        raise AssertionError("unreachable")
+
+
+async def test_worker_killed_between_commit_and_processing_processes_once(db: Database) -> None:
+    channel = FakeChannel()
+    await put(db, inbound("my parcel never arrived"))
+    crashing = CrashingConversation()
+    doomed = InboxWorker(db, {"fake": channel}, crashing, lease=timedelta(milliseconds=200))
+    task = asyncio.create_task(doomed.run_once())
+    await asyncio.wait_for(crashing.entered.wait(), 10)
+    task.cancel()  # the process dies: the open transaction is rolled back
+    await asyncio.gather(task, return_exceptions=True)
+    assert await count(db, Ticket.id) == 0
+    assert await count(db, InboxRow.id, InboxRow.state == "pending") == 1
+
+    await asyncio.sleep(0.3)  # the dead worker's lease runs out
+    restarted = InboxWorker(db, {"fake": channel}, Conversation())
+    await drain(restarted)
+    assert await count(db, Ticket.id) == 1
+    assert await count(db, Message.id, Message.direction == "in") == 1
+    assert await count(db, InboxRow.id, InboxRow.state == "done") == 1
+    await drain(restarted)
+    assert await count(db, Message.id, Message.direction == "in") == 1
+
+
+async def test_outbox_keeps_order_per_chat_through_retries(db: Database) -> None:
+    channel = FakeChannel()
+    async with db.session() as session:
+        for i in range(3):
+            for chat in ("a", "b"):
+                enqueue(session, OutboundMessage(chat=ChatRef("fake", chat), text=f"{chat}{i}"))
+        await session.commit()
+    # The first send to chat a hits a rate limit with a short retry_after.
+    channel.failures.append(
+        lambda m: TransientSendError("429", retry_after=0.2) if m.text == "a0" else None
+    )
+    worker = OutboxWorker(db, {"fake": channel})
+    for _ in range(200):
+        await worker.run_once()
+        if len(channel.sent) == 6:
+            break
+        await asyncio.sleep(0.05)
+    per_chat = {c: [m.text for m in channel.sent if m.chat.chat_id == c] for c in ("a", "b")}
+    assert per_chat == {"a": ["a0", "a1", "a2"], "b": ["b0", "b1", "b2"]}
+    assert await count(db, OutboxRow.id, OutboxRow.state == "sent") == 6
+
+
+async def test_permanent_failure_is_recorded_not_retried(db: Database) -> None:
+    channel = FakeChannel()
+    async with db.session() as session:
+        enqueue(session, OutboundMessage(chat=ChatRef("fake", "x"), text="hello"))
+        await session.commit()
+    channel.failures.append(lambda m: PermanentSendError("Forbidden: bot was blocked by the user"))
+    worker = OutboxWorker(db, {"fake": channel})
+    await worker.run_once()
+    await worker.run_once()
+    async with db.session() as session:
+        row = await session.scalar(select(OutboxRow))
+    assert row is not None
+    assert row.state == "failed"
+    assert row.attempts == 1
+    assert row.error is not None and "blocked" in row.error
+    assert channel.sent == []
+
+
+async def test_inbox_processes_each_chat_in_order(db: Database) -> None:
+    channel = FakeChannel()
+    for i in range(5):
+        for chat in ("p", "q"):
+            await put(db, inbound(f"{chat} message {i}", chat=chat))
+    worker = InboxWorker(db, {"fake": channel}, Conversation(), concurrency=4)
+    await drain(worker)
+    async with db.session() as session:
+        texts = (
+            await session.scalars(
+                select(Message.text).where(Message.direction == "in").order_by(Message.id)
+            )
+        ).all()
+    for chat in ("p", "q"):
+        mine = [t for t in texts if t.startswith(chat)]
+        assert mine == [f"{chat} message {i}" for i in range(5)]
+
+
+async def test_ignored_kinds_are_marked_done_without_a_ticket(db: Database) -> None:
+    await ingest(db, channel="fake", platform_id="u1", chat_key="fake:z", payload={"ignore": True})
+    worker = InboxWorker(db, {"fake": FakeChannel()}, Conversation())
+    await drain(worker)
+    assert await count(db, InboxRow.id, InboxRow.state == "done") == 1
+    assert await count(db, Ticket.id) == 0
+
+
+async def test_a_poison_event_is_kept_as_failed_and_does_not_block_the_chat(
+    sqlite_db: Database,
+) -> None:
+    await ingest(
+        sqlite_db, channel="fake", platform_id="bad", chat_key="fake:c1", payload={"nope": 1}
+    )
+    await put(sqlite_db, inbound("hello after a bad event", chat="c1"))
+    worker = InboxWorker(sqlite_db, {"fake": FakeChannel()}, Conversation())
+    for _ in range(6):  # each failure backs off; make every retry due at once
+        await worker.run_once()
+        async with sqlite_db.session() as session:
+            for row in (await session.scalars(select(InboxRow))).all():
+                row.lease_until = None
+            await session.commit()
+    await drain(worker)
+    assert await count(sqlite_db, InboxRow.id, InboxRow.state == "failed") == 1
+    assert await count(sqlite_db, Message.id, Message.direction == "in") == 1
