@@ -1,0 +1,1 @@
+"""Slack adapter: customer DMs and the agent workspace (slack-bolt)."""

@@ -1,0 +1,1 @@
+"""Telegram adapter: Update <-> neutral messages, Bot API calls (python-telegram-bot)."""
