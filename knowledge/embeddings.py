@@ -88,7 +88,8 @@ class USEEmbedder:
 def _normalise(matrix: Vectors) -> Vectors:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32)
+    result: Vectors = (matrix / norms).astype(np.float32)
+    return result
 
 
 def make_embedder(name: str) -> Embedder:
