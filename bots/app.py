@@ -7,17 +7,46 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import BaseRoute
 
 from bots.conversation import Conversation
 from bots.db import Database
+from bots.messages import InboundMessage
 from bots.pipeline.channel import Channel
 from bots.pipeline.store import release_stale_leases
-from bots.pipeline.workers import InboxWorker, OutboxWorker, Wakeup
+from bots.pipeline.workers import Handler, InboxWorker, OutboxWorker, Reply, Wakeup
 from bots.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class Lifecycle(Protocol):
+    """Something a channel runs beside the workers (polling, webhook registration, sockets)."""
+
+    async def start(self) -> None:
+        """Begin; called once when the service starts."""
+
+    async def stop(self) -> None:
+        """End; called once on shutdown."""
+
+
+class Dispatcher:
+    """Sends customer messages to the conversation engine and agent actions to the desk."""
+
+    def __init__(self, conversation: Handler, desk: Handler | None = None) -> None:
+        self.conversation = conversation
+        self.desk = desk
+
+    async def handle(self, session: AsyncSession, message: InboundMessage) -> Sequence[Reply]:
+        if message.role == "agent":
+            if self.desk is None:
+                log.warning("agent action %s ignored: no agent desk configured", message.kind)
+                return ()
+            return await self.desk.handle(session, message)
+        return await self.conversation.handle(session, message)
 
 
 @dataclass
@@ -29,19 +58,28 @@ class Services:
     conversation: Conversation
     channels: dict[str, Channel] = field(default_factory=dict)
     routes: list[BaseRoute] = field(default_factory=list)
+    lifecycles: list[Lifecycle] = field(default_factory=list)
+    desk: Handler | None = None
     inbox_wakeup: Wakeup = field(default_factory=Wakeup)
     outbox_wakeup: Wakeup = field(default_factory=Wakeup)
 
-    def add_channel(self, channel: Channel, routes: Sequence[BaseRoute] = ()) -> None:
+    def add_channel(
+        self,
+        channel: Channel,
+        routes: Sequence[BaseRoute] = (),
+        lifecycle: Lifecycle | None = None,
+    ) -> None:
         self.channels[channel.name] = channel
         self.routes.extend(routes)
+        if lifecycle is not None:
+            self.lifecycles.append(lifecycle)
 
     def workers(self) -> tuple[InboxWorker, OutboxWorker]:
         poll = self.settings.worker_poll_s
         inbox = InboxWorker(
             self.db,
             self.channels,
-            self.conversation,
+            Dispatcher(self.conversation, self.desk),
             poll=poll,
             wakeup=self.inbox_wakeup,
             outbox_wakeup=self.outbox_wakeup,
@@ -83,8 +121,15 @@ class Runner:
             asyncio.create_task(inbox.run(self.stop_event), name="inbox-worker"),
             asyncio.create_task(outbox.run(self.stop_event), name="outbox-worker"),
         ]
+        for lifecycle in self.services.lifecycles:
+            await lifecycle.start()
 
     async def stop(self) -> None:
+        for lifecycle in reversed(self.services.lifecycles):
+            try:
+                await lifecycle.stop()
+            except Exception:
+                log.exception("a channel failed to stop cleanly")
         self.stop_event.set()
         self.services.inbox_wakeup.set()
         self.services.outbox_wakeup.set()

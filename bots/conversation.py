@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.messages import InboundMessage, OutboundMessage
+from bots.pipeline.workers import Reply
 from bots.texts import say
 from knowledge.language import detect
 from tickets import service as tickets
 
 log = logging.getLogger(__name__)
-
-Reply = tuple[OutboundMessage, int | None]
 
 
 class Conversation:

@@ -55,6 +55,9 @@ class InboundMessage:
     attachments: tuple[Attachment, ...] = ()
     edited: bool = False
     kind: str = "text"  # text | command | action | edit | unsupported
+    role: str = "customer"  # customer | agent: who acted (agents act from Slack)
+    ref: str | None = None  # for edits: the platform id of the message that was edited
+    meta: dict[str, Any] = field(default_factory=dict)  # platform extras passed through
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InboundMessage:

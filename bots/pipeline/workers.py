@@ -32,12 +32,14 @@ OUTBOX_LEASE = timedelta(seconds=120)
 MAX_INBOX_ATTEMPTS = 5
 
 
-class Handler(Protocol):
-    """The conversation engine as the inbox worker sees it."""
+Reply = tuple[OutboundMessage, int | None]
+"""A message to send, and the ticket id it belongs to (None when it belongs to none)."""
 
-    async def handle(
-        self, session: AsyncSession, message: InboundMessage
-    ) -> Sequence[tuple[OutboundMessage, int | None]]:
+
+class Handler(Protocol):
+    """The conversation engine (or the agent desk) as the inbox worker sees it."""
+
+    async def handle(self, session: AsyncSession, message: InboundMessage) -> Sequence[Reply]:
         """Apply one inbound message to the state in `session`; return what to send."""
 
 
