@@ -21,3 +21,7 @@ app.add_typer(tickets.app, name="tickets")
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
