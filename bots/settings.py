@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(
         None, validation_alias=_env("RELAYDESK_TELEGRAM_WEBHOOK_SECRET")
     )
+    telegram_groups: bool = Field(False, validation_alias=_env("RELAYDESK_TELEGRAM_GROUPS"))
 
     # Language model (drafting)
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))

@@ -50,6 +50,10 @@ async def load_demo(services: Services) -> None:
 
 def configure_channels(services: Services) -> list[str]:
     """Attach every channel whose settings are present; return their names."""
+    if services.settings.telegram_enabled:
+        from bots.telegram import setup as setup_telegram
+
+        setup_telegram(services)
     return sorted(services.channels)
 
 
