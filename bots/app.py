@@ -17,7 +17,15 @@ from bots.db import Database
 from bots.messages import InboundMessage
 from bots.pipeline.channel import Channel
 from bots.pipeline.store import release_stale_leases
-from bots.pipeline.workers import Handler, InboxWorker, OutboxWorker, Reply, Wakeup
+from bots.pipeline.workers import (
+    FailedHook,
+    Handler,
+    InboxWorker,
+    OutboxWorker,
+    Reply,
+    SentHook,
+    Wakeup,
+)
 from bots.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +68,8 @@ class Services:
     routes: list[BaseRoute] = field(default_factory=list)
     lifecycles: list[Lifecycle] = field(default_factory=list)
     desk: Handler | None = None
+    sent_hooks: list[SentHook] = field(default_factory=list)  # channels' after-send hooks
+    failed_hooks: list[FailedHook] = field(default_factory=list)  # after a permanent failure
     inbox_wakeup: Wakeup = field(default_factory=Wakeup)
     outbox_wakeup: Wakeup = field(default_factory=Wakeup)
 
@@ -90,6 +100,8 @@ class Services:
             poll=poll,
             max_attempts=self.settings.max_send_attempts,
             wakeup=self.outbox_wakeup,
+            on_sent=self.sent_hooks,
+            on_failed=self.failed_hooks,
         )
         return inbox, outbox
 
