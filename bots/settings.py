@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         "https://slack.com/api/", validation_alias=_env("RELAYDESK_SLACK_API_URL")
     )
+    slack_admin_channel: str | None = Field(
+        None, validation_alias=_env("RELAYDESK_SLACK_ADMIN_CHANNEL")
+    )
+    slack_admins: str = Field("", validation_alias=_env("RELAYDESK_SLACK_ADMINS"))
 
     # Telegram
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
