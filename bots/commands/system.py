@@ -54,6 +54,10 @@ def configure_channels(services: Services) -> list[str]:
         from bots.telegram import setup as setup_telegram
 
         setup_telegram(services)
+    if services.settings.slack_enabled:
+        from bots.slack.setup import setup as setup_slack
+
+        setup_slack(services)
     return sorted(services.channels)
 
 
