@@ -20,6 +20,7 @@ def target_metadata() -> list[MetaData]:
     """The metadata of every package's tables, for Alembic's comparisons."""
     import bots.slack.models  # noqa: F401 - registers the Slack card/thread table
     import bots.state  # noqa: F401 - registers the conversations table
+    import tickets.report_models  # noqa: F401 - registers the indexes reports rely on
     from bots.pipeline.models import PipelineBase
     from drafting.models import DraftingBase
     from knowledge.models import KnowledgeBase
