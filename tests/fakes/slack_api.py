@@ -57,6 +57,7 @@ class Call:
     params: dict[str, Any]
     token: str | None
     at: float = field(default_factory=time.monotonic)
+    answer: dict[str, Any] | None = None
 
 
 @dataclass
@@ -169,6 +170,15 @@ class FakeSlackApi:
         with self._lock:
             return [c.params for c in self.calls if c.method == method]
 
+    def answered(self, method: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(parameters, answer) of each call of `method` that was answered ok."""
+        with self._lock:
+            return [
+                (c.params, c.answer)
+                for c in self.calls
+                if c.method == method and c.answer is not None and c.answer.get("ok")
+            ]
+
     def clear(self) -> None:
         with self._lock:
             self.calls.clear()
@@ -279,8 +289,9 @@ class FakeSlackApi:
         params = await self._params(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") or params.get("token")
+        call = Call(method, params, token)
         with self._lock:
-            self.calls.append(Call(method, params, token))
+            self.calls.append(call)
         if not token:
             return web.json_response({"ok": False, "error": "not_authed"})
         scripted = self._scripted(method, params)
@@ -301,6 +312,7 @@ class FakeSlackApi:
                 )
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         body = handler(params) if handler is not None else example(method)
+        call.answer = body
         return web.json_response(body)
 
     def _pace(self, channel: str) -> int | None:
