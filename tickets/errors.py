@@ -11,3 +11,11 @@ class TicketNotFound(TicketError):
     def __init__(self, number: int) -> None:
         super().__init__(f"ticket #{number} does not exist")
         self.number = number
+
+
+class TicketStateError(TicketError):
+    """The ticket cannot make this change in its current state (e.g. reopen a closed ticket)."""
+
+
+class TicketInputError(TicketError):
+    """A value given for a ticket change is not acceptable (unknown agent, bad rating...)."""

@@ -1,4 +1,4 @@
-"""Helpdesk domain tables: customers and their channel identities, tickets, messages."""
+"""Helpdesk domain tables: customers, tickets, messages, the event log, agents and CSAT."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -59,6 +60,8 @@ class TicketsBase(DeclarativeBase):
 
 
 class Customer(TicketsBase):
+    """A person who asks for help; tier (standard, vip, ...) and tags feed routing and SLA."""
+
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -100,10 +103,18 @@ class Counter(TicketsBase):
 
 
 class Ticket(TicketsBase):
+    """A customer's request, its routing, its lifecycle and its SLA clocks.
+
+    Statuses: new -> open -> pending -> resolved -> closed. The SLA columns come in three
+    clocks (first response, next response, resolution), each with a due time, a warning time
+    and two flags that are flipped exactly once by the SLA tick.
+    """
+
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_customer_status", "customer_id", "status"),
         Index("ix_tickets_status", "status"),
+        Index("ix_tickets_department_status", "department", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -118,12 +129,42 @@ class Ticket(TicketsBase):
     channel: Mapped[str] = mapped_column(String(32))
     chat_id: Mapped[str] = mapped_column(String(128), default="")
     language: Mapped[str | None] = mapped_column(String(8), default=None)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    follow_up_of: Mapped[int | None] = mapped_column(Integer, default=None)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    sla_policy: Mapped[str | None] = mapped_column(String(64), default=None)
+    first_response_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    first_response_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    first_response_warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_response_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_response_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    next_response_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    next_response_warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_response_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    resolution_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    resolution_warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolution_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Business seconds each paused clock had left: {"resolution": [due_s, warn_s | null], ...}
+    sla_remaining: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     customer: Mapped[Customer] = relationship(lazy="joined")
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
     )
 
 
@@ -140,6 +181,68 @@ class Message(TicketsBase):
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
     channel: Mapped[str] = mapped_column(String(32))
     platform_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Earlier versions of an edited message: [{"text": ..., "until": iso time}, ...]
+    edits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
+
+
+class TicketEvent(TicketsBase):
+    """One change to a ticket: who did it, when, what changed from what to what, and why.
+
+    Append-only: rows are inserted and never updated or deleted (a flush that tries fails).
+    """
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    from_value: Mapped[str | None] = mapped_column(String(200), default=None)
+    to_value: Mapped[str | None] = mapped_column(String(200), default=None)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+@event.listens_for(TicketEvent, "before_update")
+def _events_are_append_only(_mapper: Any, _connection: Any, target: TicketEvent) -> None:
+    raise ValueError(f"ticket event {target.id} is append-only and cannot be changed")
+
+
+class Agent(TicketsBase):
+    """A person who works tickets, known by their Slack user id (synced from helpdesk.yaml)."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_user_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    departments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tier: Mapped[str] = mapped_column(String(4), default="L1")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CsatRating(TicketsBase):
+    """A customer's rating of the help on one ticket (1-5, optional comment); one per ticket."""
+
+    __tablename__ = "csat_ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), unique=True
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
