@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import logging
 import random
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from telegram.error import RetryAfter, TelegramError
+from telegram.warnings import PTBUserWarning
 
 from bots.db import Database
 from bots.pipeline.store import ingest
@@ -22,6 +24,10 @@ from bots.telegram.webhook import chat_key_for
 log = logging.getLogger(__name__)
 
 RETRY_CAP_S = 60.0
+
+# getUpdates goes through `do_api_request` on purpose: the inbox stores the raw JSON exactly as
+# Telegram sent it, not a re-serialised `Update`.
+warnings.filterwarnings("ignore", message=r".*Bot\.getUpdates", category=PTBUserWarning)
 
 
 async def register_commands(channel: TelegramChannel) -> None:

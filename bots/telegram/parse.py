@@ -36,6 +36,28 @@ UNSUPPORTED_CONTENT = (
     "giveaway",
 )
 
+_CORE_FIELDS = frozenset(
+    {
+        "message_id",
+        "message_thread_id",
+        "is_topic_message",
+        "from",
+        "chat",
+        "date",
+        "edit_date",
+        "text",
+        "entities",
+        "caption",
+        "caption_entities",
+        "photo",
+        "document",
+        "voice",
+        "audio",
+        "video",
+        "video_note",
+    }
+)
+
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+(.*))?$", re.DOTALL)
 
 
@@ -76,15 +98,39 @@ def parse_update(payload: dict[str, Any], options: ParseOptions) -> InboundMessa
     """
     if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
         raise ValueError("not a Telegram update: no integer update_id")
-    update = Update.de_json(payload, None)
+    update, reduced = _de_json(payload)
     platform_id = str(update.update_id)
     if update.callback_query is not None:
         return _from_callback(update.callback_query, platform_id, options)
-    if update.message is not None:
-        return _from_message(update.message, platform_id, options, edited=False)
-    if update.edited_message is not None:
-        return _from_message(update.edited_message, platform_id, options, edited=True)
+    for body, edited in ((update.message, False), (update.edited_message, True)):
+        if body is not None:
+            return _from_message(body, platform_id, options, edited=edited, reduced=reduced)
     return None
+
+
+def _de_json(payload: dict[str, Any]) -> tuple[Update, bool]:
+    """The Update, and whether parts of a message had to be left out to read it.
+
+    Telegram adds fields faster than any library follows: when one part of a message does
+    not fit this python-telegram-bot's model, the message is read from its core fields
+    (who, where, text, files) so the customer still gets an answer.
+    """
+    wanted = {k: v for k, v in payload.items() if k == "update_id" or k in UPDATE_KINDS}
+    try:
+        return Update.de_json(wanted, None), False
+    except (TypeError, ValueError, KeyError, AttributeError):
+        reduced = dict(wanted)
+        for kind in ("message", "edited_message"):
+            body = reduced.get(kind)
+            if isinstance(body, dict):
+                reduced[kind] = {k: v for k, v in body.items() if k in _CORE_FIELDS}
+        query = reduced.get("callback_query")
+        if isinstance(query, dict) and isinstance(query.get("message"), dict):
+            message = query["message"]
+            reduced["callback_query"] = dict(
+                query, message={k: v for k, v in message.items() if k in _CORE_FIELDS}
+            )
+        return Update.de_json(reduced, None), True
 
 
 def _chat_ref(message: Message) -> ChatRef:
@@ -134,7 +180,7 @@ def _from_callback(
 
 
 def _from_message(
-    message: Message, platform_id: str, options: ParseOptions, *, edited: bool
+    message: Message, platform_id: str, options: ParseOptions, *, edited: bool, reduced: bool
 ) -> InboundMessage | None:
     if not _allowed_chat(message, options):
         return None
@@ -167,7 +213,8 @@ def _from_message(
             name, args = command
             return InboundMessage(kind="command", command=name, command_args=args, **fields)
         return InboundMessage(**fields)
-    if any(getattr(message, kind, None) for kind in UNSUPPORTED_CONTENT):
+    if reduced or any(getattr(message, kind, None) for kind in UNSUPPORTED_CONTENT):
+        # `reduced`: content this library version cannot read; say so rather than drop it.
         return InboundMessage(kind="unsupported", **fields)
     return None  # service messages: members joined, pinned, timers...
 
