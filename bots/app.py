@@ -27,6 +27,8 @@ from bots.pipeline.workers import (
     Wakeup,
 )
 from bots.settings import Settings
+from tickets.config import HelpdeskConfig, default_config, load_config
+from tickets.service import Helpdesk
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class Services:
 
     settings: Settings
     db: Database
+    helpdesk: Helpdesk
     conversation: Conversation
     channels: dict[str, Channel] = field(default_factory=dict)
     routes: list[BaseRoute] = field(default_factory=list)
@@ -109,10 +112,20 @@ class Services:
         await self.db.close()
 
 
+def load_helpdesk(settings: Settings) -> HelpdeskConfig:
+    """helpdesk.yaml from `RELAYDESK_CONFIG`, or the built-in default when none is set."""
+    if settings.config_path is None:
+        return default_config()
+    return load_config(settings.config_path)
+
+
 def build(settings: Settings) -> Services:
-    """Create the services for `settings` (no I/O yet)."""
+    """Create the services for `settings` (no I/O yet); a bad helpdesk.yaml fails here."""
     db = Database(settings.effective_database_url)
-    return Services(settings=settings, db=db, conversation=Conversation())
+    helpdesk = Helpdesk(load_helpdesk(settings))
+    return Services(
+        settings=settings, db=db, helpdesk=helpdesk, conversation=Conversation(helpdesk)
+    )
 
 
 class Runner:

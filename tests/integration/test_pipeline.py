@@ -18,7 +18,11 @@ from bots.pipeline.models import InboxRow, OutboxRow
 from bots.pipeline.store import enqueue, ingest
 from bots.pipeline.workers import InboxWorker, OutboxWorker
 from tests.fakes.channel import FakeChannel
+from tickets.config import default_config
 from tickets.models import Message, Ticket
+from tickets.service import Helpdesk
+
+HELPDESK = Helpdesk(default_config())
 
 
 def inbound(text: str, chat: str = "c1", platform_id: str | None = None) -> InboundMessage:
@@ -57,7 +61,7 @@ async def test_same_platform_id_twice_is_one_ticket(db: Database) -> None:
     message = inbound("where is my order?", platform_id="evt-1")
     assert await put(db, message) is True
     assert await put(db, message) is False
-    worker = InboxWorker(db, {"fake": channel}, Conversation())
+    worker = InboxWorker(db, {"fake": channel}, Conversation(HELPDESK))
     await drain(worker)
     assert await put(db, message) is False  # a redelivery after processing is a no-op too
     await drain(worker)
@@ -70,6 +74,7 @@ class CrashingConversation(Conversation):
     """Does the work, then dies before the transaction commits (a kill mid-processing)."""
 
     def __init__(self) -> None:
+        super().__init__(HELPDESK)
         self.entered = asyncio.Event()
 
     async def handle(
@@ -95,7 +100,7 @@ async def test_worker_killed_between_commit_and_processing_processes_once(db: Da
     assert await count(db, InboxRow.id, InboxRow.state == "pending") == 1
 
     await asyncio.sleep(0.3)  # the dead worker's lease runs out
-    restarted = InboxWorker(db, {"fake": channel}, Conversation())
+    restarted = InboxWorker(db, {"fake": channel}, Conversation(HELPDESK))
     await drain(restarted)
     assert await count(db, Ticket.id) == 1
     assert await count(db, Message.id, Message.direction == "in") == 1
@@ -149,7 +154,7 @@ async def test_inbox_processes_each_chat_in_order(db: Database) -> None:
     for i in range(5):
         for chat in ("p", "q"):
             await put(db, inbound(f"{chat} message {i}", chat=chat))
-    worker = InboxWorker(db, {"fake": channel}, Conversation(), concurrency=4)
+    worker = InboxWorker(db, {"fake": channel}, Conversation(HELPDESK), concurrency=4)
     await drain(worker)
     async with db.session() as session:
         texts = (
@@ -164,7 +169,7 @@ async def test_inbox_processes_each_chat_in_order(db: Database) -> None:
 
 async def test_ignored_kinds_are_marked_done_without_a_ticket(db: Database) -> None:
     await ingest(db, channel="fake", platform_id="u1", chat_key="fake:z", payload={"ignore": True})
-    worker = InboxWorker(db, {"fake": FakeChannel()}, Conversation())
+    worker = InboxWorker(db, {"fake": FakeChannel()}, Conversation(HELPDESK))
     await drain(worker)
     assert await count(db, InboxRow.id, InboxRow.state == "done") == 1
     assert await count(db, Ticket.id) == 0
@@ -177,7 +182,7 @@ async def test_a_poison_event_is_kept_as_failed_and_does_not_block_the_chat(
         sqlite_db, channel="fake", platform_id="bad", chat_key="fake:c1", payload={"nope": 1}
     )
     await put(sqlite_db, inbound("hello after a bad event", chat="c1"))
-    worker = InboxWorker(sqlite_db, {"fake": FakeChannel()}, Conversation())
+    worker = InboxWorker(sqlite_db, {"fake": FakeChannel()}, Conversation(HELPDESK))
     for _ in range(6):  # each failure backs off; make every retry due at once
         await worker.run_once()
         async with sqlite_db.session() as session:
