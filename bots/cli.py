@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bots.commands import system, tickets
+from bots.commands import draft, system, tickets
 
 app = typer.Typer(
     name="relaydesk",
@@ -17,6 +17,7 @@ app.command()(system.init)
 app.command()(system.serve)
 app.command()(system.chat)
 app.add_typer(tickets.app, name="tickets")
+app.command("draft")(draft.draft)
 
 
 def main() -> None:

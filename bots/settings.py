@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(
         30.0, gt=0, le=30.0, validation_alias=_env("RELAYDESK_LLM_TIMEOUT")
     )
+    llm_prompt_budget: int = Field(
+        6000, ge=1000, le=1_000_000, validation_alias=_env("RELAYDESK_LLM_PROMPT_BUDGET")
+    )
 
     # Knowledge index
     chroma_url: str | None = Field(None, validation_alias=_env("RELAYDESK_CHROMA_URL"))

@@ -1,0 +1,386 @@
+"""The language model client: OpenAI-compatible chat completions under our own retry policy.
+
+The only module that imports `openai`. `OpenAIChatClient` holds an `AsyncOpenAI` (any
+compatible server through `base_url`: OpenAI, Azure OpenAI's v1 endpoint, Ollama, vLLM,
+LM Studio) with the library's retries off, and applies one policy:
+
+* one time budget (at most 30 s) for the whole call, retries included;
+* 429 rate limits, 408/409, 5xx and connection failures are retried with exponential backoff,
+  at most `max_attempts` times, waiting what the server asks (`retry-after-ms`, `retry-after`,
+  or "try again in …" in the error message) when it fits the budget;
+* 429 `insufficient_quota`, 401 and 403 are not retried;
+* 400 `context_length_exceeded` drops the oldest trimmable history and retries once;
+* every failure becomes a `DraftingError` subclass whose message is safe to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import openai
+from openai import AsyncOpenAI
+
+from drafting.errors import (
+    LLMAuthError,
+    LLMBadResponse,
+    LLMContextTooLong,
+    LLMError,
+    LLMQuotaExceeded,
+    LLMRateLimited,
+    LLMRequestError,
+    LLMTimeout,
+    LLMUnavailable,
+)
+from drafting.tokens import estimate_message_tokens, estimate_tokens
+
+MAX_TIMEOUT_S = 30.0
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Local servers (Ollama, vLLM, LM Studio) take any key; the client library insists on one.
+KEYLESS = "not-needed"
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One chat message; `trimmable` history may be dropped, oldest first, to fit the context."""
+
+    role: Role
+    content: str
+    trimmable: bool = False
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What the model answered, and what it took."""
+
+    text: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: int
+    attempts: int
+    trimmed: int = 0
+    finish_reason: str | None = None
+
+
+class LLMClient(Protocol):
+    """What drafting needs from a language model."""
+
+    model: str
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int = 700,
+        temperature: float = 0.2,
+    ) -> Completion:
+        """The model's answer to `messages`; raises `LLMError` subclasses."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many attempts, and how long to wait between them when the server does not say."""
+
+    max_attempts: int = 3
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 8.0
+    jitter: float = 0.1
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        delay: float = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (attempt - 1))
+        return delay * (1.0 + random.uniform(-self.jitter, self.jitter))
+
+
+_TRY_AGAIN = re.compile(r"try again in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
+_CONTEXT_NUMBERS = re.compile(
+    r"maximum context length is (\d+) tokens.*?(?:resulted in|requested) (\d+) tokens",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def retry_after_s(headers: Any, message: str = "") -> float | None:
+    """The wait a 429/503 asks for: `retry-after-ms`, `retry-after` (seconds or a date), or text."""
+    if headers is not None:
+        value = headers.get("retry-after-ms")
+        if value:
+            try:
+                return max(0.0, float(value) / 1000)
+            except ValueError:
+                pass
+        value = headers.get("retry-after")
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                parsed = email.utils.parsedate_to_datetime(value) if value else None
+                if parsed is not None:
+                    return max(0.0, parsed.timestamp() - time.time())
+    match = _TRY_AGAIN.search(message)
+    if match:
+        amount = float(match.group(1))
+        return amount / 1000 if match.group(2).lower() == "ms" else amount
+    return None
+
+
+def trim_history(
+    messages: Sequence[ChatMessage], error_message: str
+) -> tuple[list[ChatMessage], int]:
+    """Drop the oldest trimmable messages so the prompt fits the limit the error names.
+
+    Without numbers in the error, half of the trimmable history goes. Returns the new list and
+    how many messages were dropped.
+    """
+    kept = list(messages)
+    trimmable = [i for i, m in enumerate(kept) if m.trimmable]
+    if not trimmable:
+        return kept, 0
+    match = _CONTEXT_NUMBERS.search(error_message)
+    estimate = estimate_message_tokens([m.content for m in kept])
+    if match:
+        limit, got = int(match.group(1)), int(match.group(2))
+        # Scale our estimate to the server's count, and aim 10 % under its limit.
+        target = estimate * (limit / max(got, 1)) * 0.9
+    else:
+        target = estimate / 2
+    drop: set[int] = set()
+    for index in trimmable:
+        if estimate <= target:
+            break
+        drop.add(index)
+        estimate -= estimate_tokens(kept[index].content) + 4
+    if not match and not drop:
+        drop = set(trimmable[: max(1, len(trimmable) // 2)])
+    return [m for i, m in enumerate(kept) if i not in drop], len(drop)
+
+
+def _error_code(exc: openai.APIStatusError) -> str:
+    """The `code` (or `type`) of an API error body, whichever the server filled."""
+    code = exc.code or ""
+    if not code and isinstance(exc.body, dict):
+        error = exc.body.get("error", exc.body)
+        if isinstance(error, dict):
+            code = str(error.get("code") or error.get("type") or "")
+    return code or (exc.type or "")
+
+
+class OpenAIChatClient:
+    """`LLMClient` over `AsyncOpenAI`; see the module docstring for the policy."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout_s: float = MAX_TIMEOUT_S,
+        retry: RetryPolicy | None = None,
+        stream: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.model = model
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.timeout_s = min(max(timeout_s, 0.05), MAX_TIMEOUT_S)
+        self.retry = retry or RetryPolicy()
+        self.stream = stream
+        self._sleep = sleep
+        self._client = AsyncOpenAI(
+            api_key=api_key or KEYLESS,
+            base_url=self.base_url,
+            timeout=self.timeout_s,
+            max_retries=0,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int = 700,
+        temperature: float = 0.2,
+    ) -> Completion:
+        """The model's answer, after retries and at most one trim; raises `LLMError`s."""
+        started = time.monotonic()
+        deadline = started + self.timeout_s
+        current = list(messages)
+        trimmed = 0
+        trim_used = False
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LLMTimeout(f"the model did not answer within {self.timeout_s:g} s")
+            try:
+                async with asyncio.timeout(remaining):
+                    text, model, usage, finish = await self._once(
+                        current, max_tokens, temperature, remaining
+                    )
+            except (TimeoutError, openai.APITimeoutError):
+                raise LLMTimeout(f"the model did not answer within {self.timeout_s:g} s") from None
+            except openai.BadRequestError as exc:
+                if _error_code(exc) == "context_length_exceeded":
+                    if trim_used:
+                        raise LLMContextTooLong(
+                            f"the ticket is too long for the model even after leaving out "
+                            f"the {trimmed} oldest messages"
+                        ) from None
+                    current, dropped = trim_history(current, exc.message)
+                    if dropped == 0:
+                        raise LLMContextTooLong(
+                            "the prompt is too long for the model and has no history to trim"
+                        ) from None
+                    trimmed += dropped
+                    trim_used = True
+                    attempt -= 1  # a trimmed retry is a new request, not a failed attempt
+                    continue
+                raise LLMRequestError(
+                    f"the model server refused the request (400 {_error_code(exc) or 'bad'})"
+                ) from None
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                raise LLMAuthError(
+                    f"the model server refused the API key ({exc.status_code} "
+                    f"{_error_code(exc) or 'unauthorized'})"
+                ) from None
+            except openai.APIStatusError as exc:
+                code = _error_code(exc)
+                if exc.status_code == 429 and code == "insufficient_quota":
+                    raise LLMQuotaExceeded(
+                        "the model account has no quota left (429 insufficient_quota)"
+                    ) from None
+                if exc.status_code not in RETRYABLE_STATUS and exc.status_code < 500:
+                    raise LLMRequestError(
+                        f"the model server refused the request ({exc.status_code} "
+                        f"{code or 'error'})"
+                    ) from None
+                error: LLMError = (
+                    LLMRateLimited(
+                        f"the model server kept rate-limiting (429 {code or ''})".strip()
+                    )
+                    if exc.status_code == 429
+                    else LLMUnavailable(f"the model server failed ({exc.status_code})")
+                )
+                wait = retry_after_s(exc.response.headers, exc.message)
+                await self._before_retry(error, attempt, wait, deadline)
+                continue
+            except openai.APIConnectionError:
+                error = LLMUnavailable(f"the model server at {self.base_url} did not answer")
+                await self._before_retry(error, attempt, None, deadline)
+                continue
+            except openai.OpenAIError as exc:
+                raise LLMError(f"the model client failed: {type(exc).__name__}") from None
+            if not text.strip():
+                raise LLMBadResponse(
+                    "the model answered with no text"
+                    + (f" (finish reason {finish})" if finish else "")
+                )
+            prompt_tokens = usage.get("prompt_tokens") or estimate_message_tokens(
+                [m.content for m in current]
+            )
+            completion_tokens = usage.get("completion_tokens") or estimate_tokens(text)
+            return Completion(
+                text=text,
+                model=model or self.model,
+                prompt_tokens=int(prompt_tokens),
+                completion_tokens=int(completion_tokens),
+                latency_ms=int((time.monotonic() - started) * 1000),
+                attempts=attempt,
+                trimmed=trimmed,
+                finish_reason=finish,
+            )
+
+    async def _before_retry(
+        self, error: LLMError, attempt: int, wait: float | None, deadline: float
+    ) -> None:
+        """Wait before the next attempt, or raise `error` when attempts or time are used up."""
+        if attempt >= self.retry.max_attempts:
+            error.reason = f"{error.reason}; gave up after {attempt} attempts"
+            error.args = (error.reason,)
+            raise error
+        delay = wait if wait is not None else self.retry.backoff(attempt)
+        if time.monotonic() + delay >= deadline:
+            error.reason = (
+                f"{error.reason}; the next try (in {delay:.1f} s) would exceed the "
+                f"{self.timeout_s:g} s budget"
+            )
+            error.args = (error.reason,)
+            raise error
+        await self._sleep(delay)
+
+    async def _once(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        temperature: float,
+        budget_s: float,
+    ) -> tuple[str, str, dict[str, int], str | None]:
+        payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
+        if not self.stream:
+            response = await self._client.chat.completions.create(
+                model=self.model,
+                messages=payload,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                timeout=budget_s,
+            )
+            if not response.choices:
+                raise LLMBadResponse("the model answered with no choices")
+            choice = response.choices[0]
+            usage = response.usage
+            counts = (
+                {
+                    "prompt_tokens": usage.prompt_tokens,
+                    "completion_tokens": usage.completion_tokens,
+                }
+                if usage is not None
+                else {}
+            )
+            text = choice.message.content or ""
+            if not text and choice.message.refusal:
+                raise LLMBadResponse("the model refused to write a draft")
+            return text, response.model, counts, choice.finish_reason
+        stream = await self._client.chat.completions.create(
+            model=self.model,
+            messages=payload,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            timeout=budget_s,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        parts: list[str] = []
+        model = ""
+        finish: str | None = None
+        counts = {}
+        async for chunk in stream:
+            model = chunk.model or model
+            if chunk.usage is not None:
+                counts = {
+                    "prompt_tokens": chunk.usage.prompt_tokens,
+                    "completion_tokens": chunk.usage.completion_tokens,
+                }
+            for choice_delta in chunk.choices:
+                if choice_delta.index != 0:
+                    continue
+                if choice_delta.delta.content:
+                    parts.append(choice_delta.delta.content)
+                if choice_delta.finish_reason:
+                    finish = choice_delta.finish_reason
+        return "".join(parts), model, counts, finish
