@@ -82,15 +82,13 @@ def build_app(
     client: AsyncWebClient,
     db: Database,
     *,
-    token: str,
     signing_secret: str | None,
     wakeup: Wakeup | None = None,
 ) -> AsyncApp:
     """The Bolt app: signature check (HTTP), url_verification and ssl_check, then the inbox."""
     return AsyncApp(
         name="relaydesk",
-        client=client,
-        token=token,
+        client=client,  # carries the bot token
         signing_secret=signing_secret,
         process_before_response=True,
         request_verification_enabled=signing_secret is not None,

@@ -16,6 +16,7 @@ from bots.messages import Attachment, ChatRef, InboundMessage
 from bots.slack.blocks import (
     CUSTOMER_PREFIX,
     DESK_PREFIX,
+    DRAFT_ACTIONS,
     EDIT_BLOCK,
     EDIT_CALLBACK,
     EDIT_INPUT,
@@ -23,6 +24,7 @@ from bots.slack.blocks import (
 )
 
 CHANNEL = "slack"
+DRAFT_BUTTONS = {action for action, _label in DRAFT_ACTIONS}
 SLASH_COMMAND = "/relaydesk"
 CUSTOMER_COMMANDS = {"start", "help", "new", "status", "human", "lang"}
 # Message subtypes that are a person writing; every other subtype (joins, bot posts,
@@ -188,7 +190,7 @@ def _block_action(body: dict[str, Any]) -> InboundMessage | None:
     name = action_id[len(DESK_PREFIX) :]
     thread_ts = message.get("thread_ts") or container.get("thread_ts") or meta["message_ts"] or None
     meta["thread_ts"] = thread_ts
-    if name == "edit":
+    if name in DRAFT_BUTTONS:
         meta["draft_text"] = draft_text_from_blocks(message.get("blocks") or [])
     return InboundMessage(
         chat=ChatRef(CHANNEL, channel, str(thread_ts) if thread_ts else None),

@@ -67,9 +67,7 @@ def setup(services: Services) -> SlackChannel:
         departments=desk.department_names,
         sources=services.channels,
     )
-    app = build_app(
-        client, services.db, token=token, signing_secret=secret, wakeup=services.inbox_wakeup
-    )
+    app = build_app(client, services.db, signing_secret=secret, wakeup=services.inbox_wakeup)
     routes: list[BaseRoute] = [events_route(app)] if secret is not None else []
     lifecycle = SocketMode(app, app_token, client) if app_token is not None else None
     services.add_channel(channel, routes, lifecycle)

@@ -18,7 +18,7 @@ SOCKET = (
     Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "slack" / "socket_mode_envelopes"
 )
 
-_ids = itertools.count(1)
+_ids = itertools.count(500_001)  # apart from the fake API's ts counter
 
 
 def _load(relative: str) -> dict[str, Any]:
