@@ -619,8 +619,9 @@ def _stats_statement(values: AnySelect, by: Dimension | None) -> AnySelect:
     ).subquery()
     p50 = (ranked.c.n + 1) // 2
     p90 = (ranked.c.n * 9 + 9) // 10
+    key = ranked.c.g if by is not None else _text(TOTAL)
     statement = select(
-        ranked.c.g,
+        key,
         func.count(),
         func.avg(ranked.c.v),
         func.max(case((ranked.c.rn == p50, ranked.c.v))),
