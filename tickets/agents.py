@@ -18,8 +18,6 @@ from tickets.config import TIERS, AgentConfig, HelpdeskConfig
 from tickets.errors import TicketError
 from tickets.models import Agent
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
 
 def _is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
@@ -38,6 +36,7 @@ async def _ensure_rows(session: AsyncSession, agents: Sequence[AgentConfig]) -> 
             "tier": a.tier,
             "active": True,
             "available": True,
+            "assign_seq": 0,
             "created_at": datetime.now(UTC),
         }
         for a in agents
@@ -96,7 +95,7 @@ async def pick_round_robin(
     tier: str,
     now: datetime,
 ) -> Agent | None:
-    """The available agent of `department` who waited longest for a ticket, now marked as given.
+    """The available agent of `department` whose turn it is, now marked as given a ticket.
 
     Agents of the ticket's tier come first, then higher tiers; on PostgreSQL the candidate rows
     are locked so concurrent assignments take turns.
@@ -118,7 +117,8 @@ async def pick_round_robin(
     for wanted in [t for t in TIERS[level:]]:
         candidates = [r for r in rows if tier_of.get(r.slack_user_id) == wanted]
         if candidates:
-            chosen = min(candidates, key=lambda r: (r.last_assigned_at or EPOCH, r.id))
+            chosen = min(candidates, key=lambda r: (r.assign_seq, r.id))
+            chosen.assign_seq = max(r.assign_seq for r in rows) + 1
             chosen.last_assigned_at = now
             await session.flush()
             return chosen

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -29,7 +29,7 @@ def agent_actor(agent: str) -> str:
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    text = value.astimezone(UTC).isoformat() if isinstance(value, datetime) else str(value)
     return text[:VALUE_MAX]
 
 

@@ -229,6 +229,8 @@ class Agent(TicketsBase):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     available: Mapped[bool] = mapped_column(Boolean, default=True)
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Round-robin turn: the candidate with the lowest value gets the next ticket.
+    assign_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import select, update
@@ -499,7 +499,8 @@ class Helpdesk:
         )
         if message is None or message.text == text:
             return message
-        message.edits = [*message.edits, {"text": message.text, "until": now.isoformat()}]
+        until = now.astimezone(UTC).isoformat()
+        message.edits = [*message.edits, {"text": message.text, "until": until}]
         message.text = text
         message.edited_at = now
         await session.flush()

@@ -102,6 +102,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("available", sa.Boolean(), nullable=False),
         sa.Column("last_assigned_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("assign_seq", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agents")),
         sa.UniqueConstraint("slack_user_id", name=op.f("uq_agents_slack_user_id")),
