@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -70,6 +70,7 @@ class Services:
     channels: dict[str, Channel] = field(default_factory=dict)
     routes: list[BaseRoute] = field(default_factory=list)
     lifecycles: list[Lifecycle] = field(default_factory=list)
+    remove_articles: Callable[[Sequence[str]], Awaitable[None]] | None = None
     desk: Handler | None = None
     sent_hooks: list[SentHook] = field(default_factory=list)  # channels' after-send hooks
     failed_hooks: list[FailedHook] = field(default_factory=list)  # after a permanent failure

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bots.commands import draft, system, tickets
+from bots.commands import customers, draft, system, tickets
 
 app = typer.Typer(
     name="relaydesk",
@@ -18,6 +18,7 @@ app.command()(system.serve)
 app.command()(system.chat)
 app.add_typer(tickets.app, name="tickets")
 app.command("draft")(draft.draft)
+app.add_typer(customers.app, name="customers")
 
 
 def main() -> None:
