@@ -112,7 +112,8 @@ class Finding:
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})(\d{2})")
 _NRB = re.compile(r"(?<![\w+])\d{2}(?:[ ]?\d{4}){6}(?![\w])")
-_CARD = re.compile(r"(?<![\w+])\d(?:[ -]?\d){12,18}(?![\w])")
+# A card number stands alone: not glued to other digit groups (part of a longer number).
+_CARD = re.compile(r"(?<![\w+])(?<!\d[ -])[1-9](?:[ -]?\d){12,18}(?![\w])(?![ -]\d)")
 _PHONE_INTL = re.compile(r"(?<![\w+])(?:\+|00)[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?){2,6}(?![\w])")
 _PESEL = re.compile(r"(?<![\w+])\d{11}(?![\w])")
 _NIP = re.compile(
@@ -169,8 +170,8 @@ def find_pii(text: str) -> list[Finding]:
         if iban_valid(text[start:end]):
             add("IBAN", start, end)
     scan("IBAN", _NRB, lambda v: iban_valid("PL" + re.sub(r"\D", "", v)))
-    scan("CARD", _CARD, lambda v: luhn_valid(re.sub(r"\D", "", v)))
     scan("PHONE", _PHONE_INTL, lambda v: 8 <= len(re.sub(r"\D", "", v)) <= 15)
+    scan("CARD", _CARD, lambda v: luhn_valid(re.sub(r"\D", "", v)))
     scan("PESEL", _PESEL, pesel_valid)
     scan("NIP", _NIP, nip_valid)
     scan("PHONE", _PHONE_PL, lambda _v: True)

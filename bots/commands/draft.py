@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 import typer
@@ -23,16 +22,12 @@ from drafting.errors import DraftingError
 register_user_errors(DraftingError)
 
 
-class ToneChoice(StrEnum):
-    shorter = "shorter"
-    friendlier = "friendlier"
-    formal = "formal"
-
-
 @handle_errors
 def draft(
-    ticket: int = typer.Argument(..., help="Ticket number."),
-    tone: ToneChoice | None = typer.Option(None, "--tone", help="Tone of the reply."),
+    ticket: int = typer.Argument(..., metavar="TICKET", help="Ticket number."),
+    tone: str | None = typer.Option(
+        None, "--tone", metavar="TONE", help="Tone of the reply: shorter, friendlier or formal."
+    ),
     translate: str | None = typer.Option(
         None, "--translate", metavar="LANG", help="Also translate the draft into LANG (e.g. de)."
     ),
@@ -53,7 +48,7 @@ def draft(
                     services,
                     session,
                     ticket,
-                    tone=tone.value if tone is not None else None,
+                    tone=tone,
                     translate=translate,
                 )
                 await session.commit()

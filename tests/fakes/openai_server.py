@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import socket
 import threading
@@ -107,10 +108,17 @@ def _error_body(error_id: str) -> dict[str, Any]:
     raise KeyError(error_id)
 
 
+@functools.cache
+def _cassette() -> list[dict[str, Any]]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(CASSETTE.read_text(encoding="utf-8"), Loader=loader)
+    interactions: list[dict[str, Any]] = data["interactions"]
+    return interactions
+
+
 def _cassette_response(status: int) -> tuple[dict[str, Any], dict[str, str]]:
     """Body and headers of the first recorded chat-completions exchange with this status."""
-    data = yaml.safe_load(CASSETTE.read_text(encoding="utf-8"))
-    for item in data["interactions"]:
+    for item in _cassette():
         response = item["response"]
         if (
             response["status"]["code"] == status
