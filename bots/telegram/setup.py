@@ -5,14 +5,20 @@ from __future__ import annotations
 import logging
 import re
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Route
 
 from bots.app import Lifecycle, Services
 from bots.errors import ConfigError
+from bots.messages import OutboundMessage
+from bots.pipeline.models import OutboxRow
 from bots.settings import Settings
 from bots.telegram.channel import TelegramChannel, make_bot
 from bots.telegram.lifecycle import Poller, WebhookRegistration
+from bots.telegram.parse import CHANNEL
 from bots.telegram.webhook import PATH, webhook_endpoint
+from tickets import events
+from tickets.models import Ticket
 
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -55,6 +61,24 @@ def _webhook_secret(settings: Settings) -> str:
     return secret
 
 
+async def record_failure(
+    session: AsyncSession, row: OutboxRow, message: OutboundMessage, reason: str
+) -> None:
+    """After a permanent send failure (blocked bot, chat gone): note it on the ticket."""
+    if row.channel != CHANNEL or row.ticket_id is None:
+        return
+    ticket = await session.get(Ticket, row.ticket_id)
+    if ticket is not None:
+        events.record(
+            session,
+            ticket,
+            "delivery_failed",
+            actor=CHANNEL,
+            to_value=message.chat.chat_id,
+            reason=f"not delivered on Telegram: {reason}",
+        )
+
+
 def setup(services: Services) -> None:
     """Add the Telegram channel to `services` when `TELEGRAM_BOT_TOKEN` is set.
 
@@ -83,3 +107,4 @@ def setup(services: Services) -> None:
     else:
         lifecycle = Poller(channel, services.db, wakeup=services.inbox_wakeup)
     services.add_channel(channel, routes, lifecycle)
+    services.failed_hooks.append(record_failure)

@@ -10,7 +10,7 @@ from bots.messages import Button, ChatRef, OutboundMessage
 from bots.pipeline.models import InboxRow, OutboxRow
 from bots.pipeline.store import enqueue
 from tests.integration.telegram.conftest import SECRET, Relaydesk, message_update
-from tickets.models import Message, Ticket
+from tickets.models import Message, Ticket, TicketEvent
 
 
 async def agent_reply(desk: Relaydesk, chat_id: int, *texts: str, **fields: object) -> None:
@@ -126,15 +126,29 @@ async def test_429_with_retry_after_is_delivered_after_the_wait_and_in_order(
     assert await desk.count(OutboxRow.id, OutboxRow.state == "sent") == 3
 
 
-async def test_a_user_who_blocked_the_bot_is_recorded_and_not_retried(desk: Relaydesk) -> None:
-    desk.api.block(4107)
-    await agent_reply(desk, 4107, "Your ticket was resolved.")
+async def test_a_user_who_blocked_the_bot_is_recorded_on_the_ticket_and_not_retried(
+    desk: Relaydesk,
+) -> None:
+    assert (await desk.post(message_update(4107, "Please cancel my order"))).status_code == 200
+    await desk.api.wait_for("sendMessage")
     await desk.settle()
-    assert len(desk.api.attempts("sendMessage")) == 1
     async with desk.db.session() as session:
-        row = (await session.scalars(select(OutboxRow))).one()
-    assert row.state == "failed"
-    assert "blocked by the user" in row.error
+        ticket = (await session.scalars(select(Ticket))).one()
+        desk.api.block(4107)
+        reply = OutboundMessage(ChatRef("telegram", "4107"), "Your order was cancelled.")
+        enqueue(session, reply, ticket_id=ticket.id)
+        await session.commit()
+    desk.services.outbox_wakeup.set()
+    await desk.settle()
+    assert len(desk.api.attempts("sendMessage")) == 2  # the hand-off, then one refused try
+    async with desk.db.session() as session:
+        row = await session.scalar(select(OutboxRow).where(OutboxRow.state == "failed"))
+        event = await session.scalar(
+            select(TicketEvent).where(TicketEvent.kind == "delivery_failed")
+        )
+    assert row is not None and "blocked by the user" in (row.error or "")
+    assert event is not None and event.ticket_id == ticket.id
+    assert "blocked by the user" in event.reason
 
 
 async def test_server_errors_are_retried_until_delivered(desk: Relaydesk) -> None:
