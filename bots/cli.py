@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bots.commands import customers, draft, system, tickets
+from bots.commands import customers, draft, route, system, tickets
 
 app = typer.Typer(
     name="relaydesk",
@@ -19,6 +19,13 @@ app.command()(system.chat)
 app.add_typer(tickets.app, name="tickets")
 app.command("draft")(draft.draft)
 app.add_typer(customers.app, name="customers")
+app.command("route", cls=route.RouteCommand)(route.route)
+
+
+@app.callback()
+def _startup() -> None:
+    # helpdesk.yaml is checked before any command runs: a wrong file stops it in one line.
+    tickets.check_config()
 
 
 def main() -> None:

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         None, ge=1, validation_alias=_env("RELAYDESK_RETENTION_DAYS")
     )
 
+    # SLA clocks: seconds between ticks of the runner in `relaydesk serve`
+    sla_tick_s: float = Field(30.0, gt=0, le=3600, validation_alias=_env("RELAYDESK_SLA_TICK"))
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:
