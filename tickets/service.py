@@ -172,6 +172,11 @@ async def list_tickets(
     return (await session.scalars(query)).all()
 
 
+async def list_agents(session: AsyncSession) -> Sequence[Agent]:
+    """Every agent row (helpdesk.yaml's agents once synced), by Slack id."""
+    return await agent_store.list_agents(session)
+
+
 async def csat_of(session: AsyncSession, ticket_id: int) -> CsatRating | None:
     result: CsatRating | None = await session.scalar(
         select(CsatRating).where(CsatRating.ticket_id == ticket_id)
