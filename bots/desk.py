@@ -1,44 +1,57 @@
 """The agent desk: what agents do in Slack (replies, notes, drafts, card buttons, /relaydesk).
 
-Channel-agnostic like the conversation engine: one `InboundMessage(role="agent")` in, state
-changes in the caller's transaction, and the messages to send out (`Reply`s the inbox worker
-writes to the outbox in the same transaction). Only agents of a ticket's department may act on
-it; anyone else gets a private refusal and nothing changes.
+Works like the conversation engine: one `InboundMessage(role="agent")` in, state changes in
+the caller's transaction, and the messages to send (`Reply`s the inbox worker writes to the
+outbox in the same transaction). Only agents of a ticket's department (Slack user ids in
+helpdesk.yaml, or its Slack user group) and admins may act on it; anyone else gets a private
+refusal and nothing changes. It also tells agents about tickets: the conversation engine's
+hand-off and follow-up hooks post the card, mirror the customer's messages into the ticket's
+thread and ask for a draft.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import tempfile
+import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots.messages import ChatRef, InboundMessage, OutboundMessage
+from bots import drafts
+from bots.app import Services
+from bots.conversation import Handoff
+from bots.messages import Button, ChatRef, InboundMessage, OutboundMessage
+from bots.pipeline.models import InboxRow
 from bots.pipeline.workers import Reply
 from bots.slack import blocks
 from bots.slack.models import thread_for_ticket, ticket_for_thread
+from bots.slack.parse import TASK_TYPE, TASK_USER
+from bots.texts import say, status_name
 from bots.views import ticket_view
+from drafting import store as draft_store
+from drafting.errors import DraftingError
+from knowledge import store as kb_store
+from knowledge.errors import KnowledgeError
+from knowledge.importer import parse_markdown
 from tickets import service as tickets
+from tickets.config import HelpdeskConfig
 from tickets.errors import TicketError
-from tickets.models import Ticket
+from tickets.models import Message, Ticket, utcnow
 
 log = logging.getLogger(__name__)
 
+SLACK = "slack"
 NOTE_PREFIX = "note:"
-CARD_ACTIONS = {"assign", "escalate", "pending", "resolve", "save_kb"}
-DRAFT_ACTIONS = {
-    "send",
-    "edit",
-    "edit_send",
-    "regenerate",
-    "shorter",
-    "friendlier",
-    "formal",
-    "translate",
-}
+TONE_ACTIONS = {"shorter": "shorter", "friendlier": "friendlier", "formal": "formal"}
 ADMIN_COMMANDS = {"report", "gaps"}
+REPORT_PERIODS = {"today": 1, "week": 7, "month": 30}
 USAGE = (
     "Usage: `/relaydesk ticket N` · `/relaydesk kb search TEXT` · "
     "`/relaydesk report [today|week|month]` · `/relaydesk gaps`"
@@ -47,18 +60,8 @@ USAGE = (
 GroupMembers = Callable[[str], Awaitable[Collection[str]]]
 
 
-@dataclass(frozen=True)
-class Department:
-    """Who works a department's tickets: Slack user ids and/or a Slack user group."""
-
-    name: str
-    channel: str | None = None
-    agents: frozenset[str] = frozenset()
-    usergroup: str | None = None
-
-
 class Refused(Exception):
-    """The acting user may not do this; the message says why (shown only to them)."""
+    """The acting user may not do this, or it cannot be done; the message says why."""
 
 
 class Desk:
@@ -66,24 +69,37 @@ class Desk:
 
     def __init__(
         self,
+        services: Services,
         *,
-        departments: Sequence[Department] = (),
         admins: Collection[str] = (),
         group_members: GroupMembers | None = None,
+        agent_language: str = "en",
     ) -> None:
-        self.departments = {d.name: d for d in departments}
+        self.services = services
         self.admins = frozenset(admins)
         self.group_members = group_members
+        self.agent_language = agent_language
+
+    @property
+    def config(self) -> HelpdeskConfig:
+        return self.services.helpdesk.config
 
     def department_names(self) -> list[str]:
         """Departments a ticket can be escalated to."""
-        return sorted(self.departments)
+        return list(self.config.department_names)
+
+    def triage_channel(self, department: str | None) -> str | None:
+        """The Slack channel where a department's ticket cards live."""
+        found = self.config.department(department)
+        return found.slack_channel if found is not None else None
 
     # ------------------------------------------------------------------ entry point
 
     async def handle(self, session: AsyncSession, message: InboundMessage) -> Sequence[Reply]:
         """Apply one agent action; return what to send (refusals are private to the agent)."""
         try:
+            if message.user_id == TASK_USER and message.platform_id.startswith("task:"):
+                return await self._task(session, message)
             if message.kind == "command":
                 return await self._command(session, message)
             if message.kind == "action":
@@ -92,8 +108,14 @@ class Desk:
                 return await self._thread_reply(session, message)
         except Refused as exc:
             return [self._private(message, str(exc))]
-        except TicketError as exc:
-            return [self._private(message, f"Could not do that: {exc}")]
+        except (TicketError, DraftingError, KnowledgeError) as exc:
+            log.info(
+                "desk: %s on %s refused: %s",
+                message.action or message.kind,
+                message.platform_id,
+                type(exc).__name__,
+            )
+            return [self._private(message, f"That did not work: {exc}")]
         return ()
 
     # ------------------------------------------------------------------ permissions
@@ -102,13 +124,13 @@ class Desk:
         """True for admins and for agents of the ticket's department (ids or user group)."""
         if user_id in self.admins:
             return True
-        department = self.departments.get(ticket.department or "")
+        department = self.config.department(ticket.department)
         if department is None:
             return False
-        if user_id in department.agents:
+        if any(a.slack_id == user_id for a in self.config.agents_of(department.name)):
             return True
-        if department.usergroup and self.group_members is not None:
-            return user_id in await self.group_members(department.usergroup)
+        if department.slack_user_group and self.group_members is not None:
+            return user_id in await self.group_members(department.slack_user_group)
         return False
 
     async def _ticket_for(self, session: AsyncSession, number: int, user_id: str) -> Ticket:
@@ -123,6 +145,151 @@ class Desk:
                 f"ticket #{number}."
             )
         return ticket
+
+    # ------------------------------------------------------------------ hooks for the engine
+
+    async def on_handoff(self, session: AsyncSession, handoff: Handoff) -> list[Reply]:
+        """A ticket was handed to people: its card, its messages so far, and a draft."""
+        ticket = handoff.ticket
+        channel = self.triage_channel(ticket.department)
+        if channel is None:
+            log.warning(
+                "ticket #%s: department %s has no Slack channel", ticket.number, ticket.department
+            )
+            return []
+        place = await thread_for_ticket(session, ticket.number)
+        if place is not None:
+            return await self._card_update(session, ticket)  # handed off again: refresh it
+        view = await ticket_view(
+            session,
+            ticket,
+            summary=ticket.summary or handoff.question or ticket.subject,
+            bot_tried=list(handoff.bot_tried),
+        )
+        card = OutboundMessage(
+            chat=ChatRef(SLACK, channel),
+            text=blocks.card_text(view),
+            kind="ticket_card",
+            ticket_number=ticket.number,
+            meta={"ticket": view},
+        )
+        replies: list[Reply] = [(card, ticket.id)]
+        rows = await session.scalars(
+            select(Message)
+            .where(Message.ticket_id == ticket.id, Message.author_kind == "customer")
+            .order_by(Message.id)
+        )
+        for row in rows:
+            replies += self._mirror(ticket, channel, row.text, row.attachments)
+        self._queue_task(session, channel, "draft", ticket.number)
+        if self._needs_translation(ticket):
+            self._queue_task(session, channel, "translate", ticket.number)
+        return replies
+
+    async def on_follow_up(
+        self, session: AsyncSession, ticket: Ticket, message: InboundMessage
+    ) -> list[Reply]:
+        """A customer wrote on a live ticket: mirror it into the ticket's thread."""
+        place = await thread_for_ticket(session, ticket.number)
+        channel = place.channel if place is not None else self.triage_channel(ticket.department)
+        if channel is None:
+            return []
+        attachments = [
+            {
+                "kind": a.kind,
+                "file_id": a.file_id,
+                "name": a.name,
+                "mime_type": a.mime_type,
+                "channel": message.chat.channel,
+            }
+            for a in message.attachments
+        ]
+        replies = self._mirror(ticket, channel, message.text, attachments)
+        if message.text.strip() and self._needs_translation(ticket):
+            self._queue_task(session, channel, "translate", ticket.number, text=message.text)
+        return replies + await self._card_update(session, ticket)
+
+    def _mirror(
+        self, ticket: Ticket, channel: str, text: str, attachments: Sequence[dict[str, Any]]
+    ) -> list[Reply]:
+        items = [{**a, "channel": a.get("channel") or ticket.channel} for a in attachments]
+        mirror = OutboundMessage(
+            chat=ChatRef(SLACK, channel),
+            text=text,
+            kind="ticket_mirror",
+            ticket_number=ticket.number,
+            meta={
+                "ticket_number": ticket.number,
+                "author": "customer",
+                "author_name": ticket.customer.name or None,
+                "text": text,
+                "translation": None,
+                "attachments": items,
+                "source_channel": ticket.channel,
+            },
+        )
+        return [(mirror, ticket.id)]
+
+    def _needs_translation(self, ticket: Ticket) -> bool:
+        return bool(ticket.language) and ticket.language != self.agent_language
+
+    @staticmethod
+    def _queue_task(
+        session: AsyncSession, channel: str, kind: str, number: int, **data: Any
+    ) -> None:
+        """Work for later (drafts, translations) through the inbox, so the customer's reply
+        does not wait for a language model; committed with the caller's transaction."""
+        payload = {"type": TASK_TYPE, "task": kind, "ticket": number, "channel": channel, **data}
+        session.add(
+            InboxRow(
+                channel=SLACK,
+                platform_id=f"task:{kind}:{number}:{uuid.uuid4().hex}",
+                chat_key=f"{SLACK}:{channel}:ticket:{number}",
+                payload=json.dumps(payload, ensure_ascii=False),
+                state="pending",
+                attempts=0,
+                received_at=utcnow(),
+            )
+        )
+
+    async def _task(self, session: AsyncSession, message: InboundMessage) -> Sequence[Reply]:
+        number = _ticket_number(message.action_value)
+        if number is None:
+            return ()
+        ticket = await tickets.get_ticket(session, number)
+        if message.action == "task:draft":
+            result = await drafts.make_draft(self.services, session, number)
+            return [self._draft_message(ticket, result.meta(), language=result.output.language)]
+        if message.action == "task:translate":
+            return await self._translation(session, ticket, message.meta.get("text"))
+        return ()
+
+    async def _translation(self, session: AsyncSession, ticket: Ticket, text: Any) -> list[Reply]:
+        if not isinstance(text, str) or not text.strip():
+            first = await session.scalar(
+                select(Message.text)
+                .where(Message.ticket_id == ticket.id, Message.author_kind == "customer")
+                .order_by(Message.id)
+                .limit(1)
+            )
+            text = first or ""
+        if not text.strip():
+            return []
+        parts = drafts.parts_of(self.services)
+        try:
+            context = await drafts.ticket_context(parts, ticket)
+            output = await parts.drafter.translate(
+                context, text, self.agent_language, source=ticket.language
+            )
+        finally:
+            if parts is not getattr(self.services, "drafting", None):
+                await parts.aclose()
+        note = (
+            f"_Translation ({self.agent_language}):_ {blocks.escape(output.text)}"
+            if not output.offline
+            else f"_No translation: {blocks.escape(output.reason or 'it needs a language model')}_"
+        )
+        return [self._thread_notice(ticket, note)]
 
     # ------------------------------------------------------------------ thread replies
 
@@ -139,19 +306,19 @@ class Desk:
         text = message.text.strip()
         ts = str(message.meta.get("ts") or "")
         if text.lower().startswith(NOTE_PREFIX):
-            await tickets.add_message(
+            await self.services.helpdesk.add_message(
                 session,
                 ticket,
                 direction="out",
                 author_kind="agent",
                 author_id=message.user_id,
                 text=text[len(NOTE_PREFIX) :].strip(),
-                channel="slack",
+                channel=SLACK,
                 platform_id=message.platform_id,
                 internal=True,
             )
             return [self._react(message.chat.chat_id, ts, "memo", ticket)]
-        if not text and not message.attachments:
+        if not text:
             return ()
         return await self._relay(session, ticket, message, text, confirm_ts=ts)
 
@@ -165,7 +332,9 @@ class Desk:
         confirm_ts: str | None,
     ) -> list[Reply]:
         """Send an agent's words to the customer, on whatever channel the customer uses."""
-        await tickets.add_message(
+        if ticket.status == "closed":
+            raise Refused(f"Ticket #{ticket.number} is closed; the customer was not messaged.")
+        await self.services.helpdesk.add_message(
             session,
             ticket,
             direction="out",
@@ -195,56 +364,170 @@ class Desk:
         if number is None:
             return ()
         ticket = await self._ticket_for(session, number, message.user_id)
+        actor = f"agent:{message.user_id}"
+        helpdesk = self.services.helpdesk
         if action in ("send", "edit_send"):
             return await self._send_draft(session, ticket, message)
         if action == "edit":
-            return [self._edit_modal(ticket, message)]
+            return [await self._edit_modal(session, ticket, message)]
+        if action in ("regenerate", "translate", *TONE_ACTIONS):
+            return await self._redraft(session, ticket, message)
+        if action == "assign":
+            await helpdesk.assign(
+                session, ticket, message.user_id, actor=actor, reason="took it in Slack"
+            )
+            return await self._card_update(session, ticket)
+        if action == "escalate":
+            return await self._escalate(session, ticket, message)
+        if action == "pending":
+            await helpdesk.set_pending(session, ticket, actor=actor, reason="set in Slack")
+            return [
+                *self._tell_customer(ticket, "pending"),
+                *(await self._card_update(session, ticket)),
+            ]
+        if action == "resolve":
+            ask_csat = await helpdesk.resolve(
+                session, ticket, actor=actor, reason="resolved in Slack"
+            )
+            return [
+                *self._tell_customer(ticket, "resolved", csat=ask_csat),
+                *(await self._card_update(session, ticket)),
+            ]
+        if action == "save_kb":
+            return await self._save_kb(session, ticket, message)
         log.info("desk: action %s on ticket #%s not handled", action, number)
         return ()
+
+    async def _escalate(
+        self, session: AsyncSession, ticket: Ticket, message: InboundMessage
+    ) -> list[Reply]:
+        _number, _, choice = message.action_value.partition(":")
+        kind, _, target = choice.partition(":")
+        if kind not in ("tier", "department") or not target:
+            raise Refused("Choose a tier or a department to escalate to.")
+        old_channel = self.triage_channel(ticket.department)
+        changes = await self.services.helpdesk.escalate(
+            session,
+            ticket,
+            reason=f"escalated in Slack by {message.user_id}",
+            actor=f"agent:{message.user_id}",
+            tier=target if kind == "tier" else None,
+            department=target if kind == "department" else None,
+        )
+        replies = await self._card_update(session, ticket)
+        what = ", ".join(changes) if changes else f"{kind} {target}"
+        replies.append(self._thread_notice(ticket, f"⬆️ Escalated by <@{message.user_id}>: {what}"))
+        new_channel = self.triage_channel(ticket.department)
+        if kind == "department" and new_channel and new_channel != old_channel:
+            view = await ticket_view(session, ticket)
+            card = OutboundMessage(
+                chat=ChatRef(SLACK, new_channel),
+                text=blocks.card_text(view),
+                kind="ticket_card",
+                ticket_number=ticket.number,
+                meta={"ticket": view},
+            )
+            replies.append((card, ticket.id))
+            self._queue_task(session, new_channel, "draft", ticket.number)
+        tier_channel = self.config.notify_channel(ticket.department, ticket.tier)
+        if kind == "tier" and tier_channel and tier_channel != new_channel:
+            announce = OutboundMessage(
+                chat=ChatRef(SLACK, tier_channel),
+                text=f"⬆️ Ticket #{ticket.number} ({ticket.subject}) escalated to {ticket.tier}"
+                f" by <@{message.user_id}>; its thread is in <#{new_channel}>.",
+                kind="notice",
+                ticket_number=ticket.number,
+            )
+            replies.append((announce, ticket.id))
+        return replies
+
+    def _tell_customer(self, ticket: Ticket, status: str, *, csat: bool = False) -> list[Reply]:
+        """The customer hears about pending and resolved, and is asked for a rating."""
+        language = ticket.language
+        if csat:
+            text = say("csat_ask", language, number=ticket.number)
+            buttons = tuple(
+                Button("⭐" * score, "csat", f"{ticket.number}:{score}") for score in range(1, 6)
+            )
+        else:
+            text = say(
+                "status_changed",
+                language,
+                number=ticket.number,
+                status=status_name(status, language),
+            )
+            buttons = ()
+        out = OutboundMessage(
+            chat=ChatRef(ticket.channel, ticket.chat_id),
+            text=text,
+            buttons=buttons,
+            ticket_number=ticket.number,
+        )
+        return [(out, ticket.id)]
+
+    async def _draft_text(
+        self, session: AsyncSession, message: InboundMessage, draft_id: int | None
+    ) -> str:
+        if draft_id is not None:
+            try:
+                return (await draft_store.get_draft(session, draft_id)).text
+            except DraftingError:
+                pass
+        return str(message.meta.get("draft_text") or "")
 
     async def _send_draft(
         self, session: AsyncSession, ticket: Ticket, message: InboundMessage
     ) -> list[Reply]:
+        draft_id = _draft_id(message.action_value)
         if message.action == "edit_send":
             text = message.text.strip()
             draft_ts = message.meta.get("draft_ts")
         else:
-            text = str(message.meta.get("draft_text") or "").strip()
+            text = (await self._draft_text(session, message, draft_id)).strip()
             draft_ts = message.meta.get("message_ts")
         if not text:
             raise Refused("The draft is empty: edit it before sending.")
         replies = await self._relay(session, ticket, message, text, confirm_ts=None)
+        if draft_id is not None:
+            try:
+                await drafts.record_outcome(session, draft_id, "sent", text, agent=message.user_id)
+            except DraftingError as exc:
+                log.info("draft %s outcome not recorded: %s", draft_id, type(exc).__name__)
         if draft_ts:
             channel = str(message.meta.get("channel") or message.chat.chat_id)
+            meta = {
+                "ticket_number": ticket.number,
+                "draft_id": draft_id,
+                "text": text,
+                "state": "sent",
+                "by": message.user_id,
+                "replace_ts": draft_ts,
+                "channel": channel,
+            }
             done = OutboundMessage(
-                chat=ChatRef("slack", channel),
+                chat=ChatRef(SLACK, channel),
                 text=text,
                 kind="draft",
                 ticket_number=ticket.number,
-                meta={
-                    "ticket_number": ticket.number,
-                    "draft_id": _draft_id(message.action_value),
-                    "text": text,
-                    "state": "sent",
-                    "by": message.user_id,
-                    "replace_ts": draft_ts,
-                    "channel": channel,
-                },
+                meta=meta,
             )
             replies.append((done, ticket.id))
         return replies
 
-    def _edit_modal(self, ticket: Ticket, message: InboundMessage) -> Reply:
-        text = str(message.meta.get("draft_text") or "")
+    async def _edit_modal(
+        self, session: AsyncSession, ticket: Ticket, message: InboundMessage
+    ) -> Reply:
+        draft_id = _draft_id(message.action_value)
+        text = await self._draft_text(session, message, draft_id)
         metadata = {
             "ticket": ticket.number,
-            "draft_id": _draft_id(message.action_value),
+            "draft_id": draft_id,
             "channel": message.meta.get("channel") or message.chat.chat_id,
             "thread_ts": message.chat.thread_id,
             "draft_ts": message.meta.get("message_ts"),
         }
         modal = OutboundMessage(
-            chat=ChatRef("slack", f"views:{message.user_id}"),
+            chat=ChatRef(SLACK, f"views:{message.user_id}"),
             text="",
             kind="modal",
             ticket_number=ticket.number,
@@ -256,6 +539,74 @@ class Desk:
         )
         return modal, ticket.id
 
+    async def _redraft(
+        self, session: AsyncSession, ticket: Ticket, message: InboundMessage
+    ) -> list[Reply]:
+        """Regenerate, re-tone or translate the draft; the draft message is replaced."""
+        action = message.action or ""
+        draft_id = _draft_id(message.action_value)
+        previous = int(draft_id) if draft_id is not None else None
+        target = ticket.language or self.agent_language
+        if action == "translate":
+            source = None
+            if previous is not None:
+                source = (await draft_store.get_draft(session, previous)).language
+            if source == target and target != self.agent_language:
+                # Already in the customer's language: show the agent what it says instead.
+                text = await self._draft_text(session, message, previous)
+                parts = drafts.parts_of(self.services)
+                try:
+                    context = await drafts.ticket_context(parts, ticket)
+                    output = await parts.drafter.translate(
+                        context, text, self.agent_language, source=source
+                    )
+                finally:
+                    if parts is not getattr(self.services, "drafting", None):
+                        await parts.aclose()
+                note = (
+                    f"_The draft in {self.agent_language}, for reference:_ "
+                    f"{blocks.escape(output.text)}"
+                    if not output.offline
+                    else f"_No translation: {blocks.escape(output.reason or 'needs a model')}_"
+                )
+                return [self._thread_notice(ticket, note)]
+        result = await drafts.make_draft(
+            self.services,
+            session,
+            ticket.number,
+            tone=TONE_ACTIONS.get(action),
+            translate=target if action == "translate" else None,
+            regenerate_of=previous,
+            agent=message.user_id,
+        )
+        return [
+            self._draft_message(
+                ticket,
+                result.meta(),
+                language=result.output.language,
+                replace_ts=message.meta.get("message_ts"),
+                channel=str(message.meta.get("channel") or message.chat.chat_id),
+            )
+        ]
+
+    async def _save_kb(
+        self, session: AsyncSession, ticket: Ticket, message: InboundMessage
+    ) -> list[Reply]:
+        result = await drafts.make_kb_article(self.services, session, ticket.number)
+        try:
+            article = await asyncio.to_thread(_parse_article, result.text, ticket.number)
+        except KnowledgeError as exc:
+            raise Refused(f"The article draft could not be read: {exc}") from None
+        article = article.with_status("draft")
+        outcome = await kb_store.save(session, article, author=f"slack:{message.user_id}")
+        done = "saved" if outcome != "unchanged" else "already saved"
+        note = (
+            f"📚 Knowledge base draft `{article.slug}` {done} by <@{message.user_id}>"
+            f"{' (offline draft)' if result.offline else ''}: an admin publishes it with "
+            f"`relaydesk kb publish {article.slug}`."
+        )
+        return [self._thread_notice(ticket, note)]
+
     # ------------------------------------------------------------------ slash command
 
     async def _command(self, session: AsyncSession, message: InboundMessage) -> Sequence[Reply]:
@@ -264,6 +615,12 @@ class Desk:
             raise Refused(f"`/relaydesk {command}` is for admins.")
         if command == "ticket":
             return await self._show_ticket(session, message)
+        if command == "kb":
+            return await self._kb_search(message)
+        if command == "report":
+            return await self._report(session, message)
+        if command == "gaps":
+            return await self._gaps(message)
         return [self._respond(message, USAGE)]
 
     async def _show_ticket(self, session: AsyncSession, message: InboundMessage) -> list[Reply]:
@@ -280,6 +637,60 @@ class Desk:
         card = blocks.card_blocks(view, departments=self.department_names())
         return [self._respond(message, blocks.card_text(view) + where, extra=card)]
 
+    def _knowledge(self) -> Any:
+        knowledge = getattr(self.services, "knowledge", None)
+        if knowledge is None:
+            raise Refused("The knowledge base is not available in this relaydesk.")
+        return knowledge
+
+    async def _kb_search(self, message: InboundMessage) -> list[Reply]:
+        sub, _, text = message.command_args.partition(" ")
+        if sub.lower() != "search" or not text.strip():
+            raise Refused("Usage: `/relaydesk kb search TEXT`.")
+        found = await self._knowledge().search(text.strip(), None, 5)
+        if not found:
+            return [self._respond(message, f"No article matches “{text.strip()}”.")]
+        lines = [f"*Knowledge base: {blocks.escape(text.strip())}*"]
+        for hit in found:
+            passage = blocks.clip(" ".join(str(hit.text).split()), 200)
+            lines.append(
+                f"• *{blocks.escape(str(hit.title))}* (`{hit.slug}`, {hit.language}, "
+                f"score {float(hit.score):.2f})\n  {blocks.escape(passage)}"
+            )
+        return [self._respond(message, "\n".join(lines))]
+
+    async def _report(self, session: AsyncSession, message: InboundMessage) -> list[Reply]:
+        period = (message.command_args.strip().lower() or "week").split()[0]
+        days = REPORT_PERIODS.get(period)
+        if days is None:
+            raise Refused("Usage: `/relaydesk report [today|week|month]`.")
+        since = utcnow() - timedelta(days=days)
+        rows = (
+            await session.execute(
+                select(Ticket.status, func.count(Ticket.id))
+                .where(Ticket.created_at >= since)
+                .group_by(Ticket.status)
+            )
+        ).all()
+        total = sum(int(count) for _status, count in rows)
+        by_status = ", ".join(f"{status} {count}" for status, count in sorted(rows)) or "none"
+        text = (
+            f"*Tickets opened in the last {days} day{'s' if days > 1 else ''}:* {total}"
+            f" ({by_status}). Full KPIs: `relaydesk report --since …`."
+        )
+        return [self._respond(message, text)]
+
+    async def _gaps(self, message: InboundMessage) -> list[Reply]:
+        clusters = await self._knowledge().gaps()
+        if not clusters:
+            return [self._respond(message, "No knowledge gaps: nothing was handed off or 👎.")]
+        lines = ["*Questions the knowledge base did not answer*"]
+        for cluster in clusters[:10]:
+            data = cluster.to_dict()
+            examples = "; ".join(blocks.escape(str(e)) for e in data.get("examples", [])[:2])
+            lines.append(f"• {data.get('count', '?')}× {examples}")
+        return [self._respond(message, "\n".join(lines))]
+
     # ------------------------------------------------------------------ outputs
 
     async def _card_update(self, session: AsyncSession, ticket: Ticket) -> list[Reply]:
@@ -288,18 +699,51 @@ class Desk:
             return []
         view = await ticket_view(session, ticket)
         update = OutboundMessage(
-            chat=ChatRef("slack", place.channel),
+            chat=ChatRef(SLACK, place.channel),
             text=blocks.card_text(view),
             kind="card_update",
             ticket_number=ticket.number,
-            meta={"ticket": view},
+            meta={"ticket": view, "card": {"channel": place.channel, "ts": place.card_ts}},
         )
         return [(update, ticket.id)]
+
+    def _draft_message(
+        self,
+        ticket: Ticket,
+        meta: dict[str, Any],
+        *,
+        language: str | None = None,
+        replace_ts: Any = None,
+        channel: str | None = None,
+    ) -> Reply:
+        target = channel or self.triage_channel(ticket.department) or ""
+        full = {**meta, "language": language}
+        if replace_ts:
+            full.update(replace_ts=replace_ts, channel=target)
+        draft = OutboundMessage(
+            chat=ChatRef(SLACK, target),
+            text=str(meta.get("text") or ""),
+            kind="draft",
+            ticket_number=ticket.number,
+            meta=full,
+        )
+        return draft, ticket.id
+
+    def _thread_notice(self, ticket: Ticket, text: str) -> Reply:
+        channel = self.triage_channel(ticket.department) or ""
+        notice = OutboundMessage(
+            chat=ChatRef(SLACK, channel),
+            text=text,
+            kind="notice",
+            ticket_number=ticket.number,
+            meta={"in_thread": True, "system": True},
+        )
+        return notice, ticket.id
 
     @staticmethod
     def _react(channel: str, ts: str, name: str, ticket: Ticket) -> Reply:
         reaction = OutboundMessage(
-            chat=ChatRef("slack", channel),
+            chat=ChatRef(SLACK, channel),
             text="",
             kind="reaction",
             meta={"ts": ts, "name": name, "system": True},
@@ -322,11 +766,16 @@ class Desk:
         else:
             meta["ephemeral_user"] = message.user_id
         chat = ChatRef(
-            "slack",
-            str(message.meta.get("channel") or message.chat.chat_id),
-            message.chat.thread_id,
+            SLACK, str(message.meta.get("channel") or message.chat.chat_id), message.chat.thread_id
         )
         return OutboundMessage(chat=chat, text=text, kind="notice", meta=meta), None
+
+
+def _parse_article(text: str, number: int) -> Any:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"ticket-{number}.md"
+        path.write_text(text, encoding="utf-8")
+        return parse_markdown(path)
 
 
 def _ticket_number(value: str) -> int | None:
@@ -334,6 +783,6 @@ def _ticket_number(value: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def _draft_id(value: str) -> str | None:
+def _draft_id(value: str) -> int | None:
     parts = value.split(":")
-    return parts[1] if len(parts) > 1 and parts[1] else None
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None

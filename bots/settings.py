@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         None, validation_alias=_env("RELAYDESK_SLACK_ADMIN_CHANNEL")
     )
     slack_admins: str = Field("", validation_alias=_env("RELAYDESK_SLACK_ADMINS"))
+    report_digest_channel: str | None = Field(
+        None, validation_alias=_env("RELAYDESK_REPORT_DIGEST_CHANNEL")
+    )
+    agent_language: str = Field("en", validation_alias=_env("RELAYDESK_AGENT_LANGUAGE"))
 
     # Telegram
     telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))

@@ -28,7 +28,7 @@ from bots.pipeline.models import OutboxRow
 from bots.pipeline.store import enqueue
 from bots.slack import blocks
 from bots.slack.models import remember_card, thread_for_ticket
-from bots.slack.parse import CHANNEL, parse
+from bots.slack.parse import CHANNEL, TASK_TYPE, parse, task_message
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,13 @@ class SlackChannel:
     # ------------------------------------------------------------------ inbound
 
     def parse(self, payload: dict[str, Any]) -> InboundMessage | None:
-        """A stored Slack body as a neutral message (None for kinds relaydesk ignores)."""
+        """A stored Slack body as a neutral message (None for kinds relaydesk ignores).
+
+        Besides Slack's own bodies the inbox holds the desk's deferred work (drafts and
+        translations after a hand-off), which only relaydesk itself writes.
+        """
+        if payload.get("type") == TASK_TYPE:
+            return task_message(payload)
         return parse(payload)
 
     # ------------------------------------------------------------------ outbound
@@ -137,8 +143,11 @@ class SlackChannel:
 
     async def _update_card(self, message: OutboundMessage) -> str | None:
         view = _view(message)
-        number = _ticket_number(message)
-        place = await self._thread(number)
+        card = message.meta.get("card")
+        if isinstance(card, dict) and card.get("channel") and card.get("ts"):
+            place: tuple[str, str] | None = (str(card["channel"]), str(card["ts"]))
+        else:
+            place = await self._thread(_ticket_number(message))
         if place is None:
             # No card yet (e.g. the hand-off card failed): post one; the sent hook stores it.
             return await self._post_card(message)
@@ -151,7 +160,7 @@ class SlackChannel:
                 blocks=blocks.card_blocks(view, departments=self.departments()),
             )
         )
-        return ts
+        return f"{channel}:{ts}"
 
     async def _thread(self, number: int | None) -> tuple[str, str] | None:
         if number is None:
@@ -250,7 +259,7 @@ class SlackChannel:
                     channel=channel, ts=str(replace), text=fallback, blocks=draft_blocks
                 )
             )
-            return str(replace)
+            return f"{channel}:{replace}"
         channel, thread = await self._thread_or_wait(message)
         response = await guarded(
             self.client.chat_postMessage(
@@ -339,17 +348,13 @@ class SlackChannel:
         """After a send: remember card ts; confirm an agent's relayed reply with a reaction."""
         if row.channel == CHANNEL and message.kind in CARD_KINDS and platform_id:
             number = _ticket_number(message)
+            channel, ts = split_id(platform_id)
             # A card_update posts a card only when there was none: remember that one too.
             first = message.kind == "ticket_card" or (
                 number is not None and await thread_for_ticket(session, number) is None
             )
-            if number is not None and first:
-                await remember_card(
-                    session,
-                    ticket_number=number,
-                    channel=message.chat.chat_id,
-                    card_ts=platform_id,
-                )
+            if number is not None and first and ts:
+                await remember_card(session, ticket_number=number, channel=channel, card_ts=ts)
         confirm = message.meta.get("slack_confirm")
         if isinstance(confirm, dict) and confirm.get("ts"):
             enqueue(session, _reaction(confirm, DELIVERED), ticket_id=row.ticket_id)
@@ -425,8 +430,16 @@ def _ticket_number(message: OutboundMessage) -> int | None:
 
 
 def _ts(response: AsyncSlackResponse) -> str | None:
+    """The platform id of a posted message: `channel id:ts` (the channel as Slack resolved
+    it, also when it was given as #name)."""
     ts = response.get("ts")
-    return str(ts) if ts else None
+    return f"{response.get('channel')}:{ts}" if ts else None
+
+
+def split_id(platform_id: str) -> tuple[str, str]:
+    """(channel id, ts) of a platform id made by `_ts`."""
+    channel, _, ts = platform_id.partition(":")
+    return channel, ts
 
 
 async def guarded(call: Awaitable[T]) -> T:

@@ -24,6 +24,8 @@ from bots.slack.blocks import (
 )
 
 CHANNEL = "slack"
+TASK_TYPE = "relaydesk.task"  # deferred desk work the desk itself puts in the inbox
+TASK_USER = "relaydesk"
 DRAFT_BUTTONS = {action for action, _label in DRAFT_ACTIONS}
 SLASH_COMMAND = "/relaydesk"
 CUSTOMER_COMMANDS = {"start", "help", "new", "status", "human", "lang"}
@@ -256,4 +258,19 @@ def _slash_command(body: dict[str, Any]) -> InboundMessage | None:
             "trigger_id": body.get("trigger_id"),
             "channel": channel,
         },
+    )
+
+
+def task_message(payload: dict[str, Any]) -> InboundMessage:
+    """The desk's own deferred work (never a Slack body: the ingress does not store these)."""
+    channel = str(payload.get("channel") or "")
+    return InboundMessage(
+        chat=ChatRef(CHANNEL, channel, f"ticket:{payload.get('ticket')}"),
+        user_id=TASK_USER,
+        platform_id=f"task:{payload.get('task')}:{payload.get('ticket')}",
+        kind="action",
+        action=f"task:{payload.get('task')}",
+        action_value=str(payload.get("ticket") or ""),
+        role="agent",
+        meta={k: v for k, v in payload.items() if k not in ("type", "task", "ticket")},
     )

@@ -56,8 +56,10 @@ def setup(services: Services) -> SlackChannel:
     client = make_client(token, settings.slack_api_url)
     directory = Directory(client)
     desk = Desk(
+        services,
         admins=_ids(settings.slack_admins),
         group_members=directory.group_members,
+        agent_language=settings.agent_language,
     )
     channel = SlackChannel(
         client,
@@ -74,6 +76,9 @@ def setup(services: Services) -> SlackChannel:
     services.sent_hooks.append(channel.on_sent)
     services.failed_hooks.append(channel.on_failed)
     services.desk = desk
+    # The engine tells agents about tickets through these: card, mirrored messages, drafts.
+    services.conversation.on_handoff.append(desk.on_handoff)
+    services.conversation.on_follow_up.append(desk.on_follow_up)
     log.info("slack: %s", "Socket Mode" if app_token else "HTTP mode at /slack/events")
     return channel
 

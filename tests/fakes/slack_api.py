@@ -125,6 +125,7 @@ class FakeSlackApi:
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files/{file_id}", self._download)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/response/{key}", self._response_url)
         self._runner = web.AppRunner(app, access_log=None)
         loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -332,6 +333,18 @@ class FakeSlackApi:
             self.calls.append(Call("upload", {"file_id": request.match_info["file_id"]}, None))
         return web.Response(text=f"OK - {len(data)}")
 
+    def response_url(self, key: str = "r1") -> str:
+        """A `response_url` (slash commands, buttons) that this fake answers and records."""
+        return f"http://127.0.0.1:{self.port}/response/{key}"
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        with self._lock:
+            self.calls.append(
+                Call("response_url", {"key": request.match_info["key"], **body}, None)
+            )
+        return web.Response(text="ok")
+
     async def _download(self, request: web.Request) -> web.Response:
         with self._lock:
             self.calls.append(Call("download", {"file_id": request.match_info["file_id"]}, None))
@@ -416,6 +429,11 @@ class FakeSlackApi:
             "ok": True,
             "files": [{"id": f.get("id"), "title": f.get("title", "")} for f in files],
         }
+
+    def _m_files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file", ""))
+        url = f"http://127.0.0.1:{self.port}/files/{file_id}"
+        return {"ok": True, "file": {"id": file_id, "url_private_download": url}}
 
     def _m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}

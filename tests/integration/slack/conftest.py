@@ -7,6 +7,7 @@ app, slack-bolt and slack_sdk; the workers run as in `relaydesk serve`.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -21,15 +22,12 @@ from sqlalchemy import func, select
 from bots.app import Runner, Services, build
 from bots.commands.system import configure_channels
 from bots.db import Database
-from bots.desk import Department, Desk
-from bots.messages import ChatRef, OutboundMessage
+from bots.desk import Desk
 from bots.pipeline.channel import Pacing
 from bots.pipeline.models import InboxRow, OutboxRow
-from bots.pipeline.store import enqueue
 from bots.server import create_app
 from bots.settings import Settings
 from bots.slack.channel import SlackChannel
-from bots.views import ticket_view
 from tests.conftest import FIXTURES
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_signing import (
@@ -40,7 +38,7 @@ from tests.fakes.slack_signing import (
 )
 from tests.fakes.telegram_api import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_api import FakeTelegramApi
-from tickets import service as tickets
+from tests.integration.telegram.conftest import message_update
 from tickets.models import Ticket
 
 SLACK = FIXTURES / "slack"
@@ -53,6 +51,7 @@ GROUP_AGENT = "UAGENT2"
 STRANGER = "USTRANGER"
 ADMIN = "UADMIN"
 AGENTS_GROUP = "SPAYMENTS"
+TELEGRAM_SECRET = "tg-secret"
 
 pytestmark = pytest.mark.skipif(
     not (SLACK / "web_api_examples").exists(),
@@ -120,81 +119,33 @@ class SlackDesk:
             await asyncio.sleep(0.05)
         raise AssertionError("inbox/outbox still busy")
 
-    async def open_ticket(
-        self,
-        *,
-        channel: str = "telegram",
-        chat_id: str = "424242",
-        text: str = "My parcel is late",
-        department: str = "payments",
-        language: str = "en",
-    ) -> int:
-        """A ticket of a Telegram customer, as the conversation engine opens it."""
-        async with self.db.session() as session:
-            customer = await tickets.find_or_create_customer(
-                session, channel=channel, external_id=chat_id, chat_id=chat_id, name="Ada"
-            )
-            ticket = await tickets.open_ticket(
-                session,
-                customer=customer,
-                channel=channel,
-                chat_id=chat_id,
-                text=text,
-                language=language,
-            )
-            ticket.department = department
-            await tickets.add_message(
-                session,
-                ticket,
-                direction="in",
-                author_kind="customer",
-                text=text,
-                channel=channel,
-            )
-            await session.commit()
-            return ticket.number
+    async def customer_writes(
+        self, chat_id: int, text: str, *, language: str = "en"
+    ) -> dict[str, Any]:
+        """A Telegram customer's message, through the Telegram webhook as in production."""
+        update = message_update(chat_id, text, language=language)
+        response = await self.http.post(
+            "/telegram/webhook",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+        )
+        assert response.status_code == 200
+        return update
 
-    async def hand_off(self, number: int, *, draft: str | None = "Hello Ada, we are on it.") -> str:
-        """Queue the card, the mirror and a draft the way a hand-off does; returns the card ts."""
-        async with self.db.session() as session:
-            ticket = await tickets.get_ticket(session, number)
-            await self._queue_card(session, ticket)
-            mirror = OutboundMessage(
-                chat=ChatRef("slack", TRIAGE),
-                text=ticket.subject,
-                kind="ticket_mirror",
-                ticket_number=number,
-                meta={
-                    "ticket_number": number,
-                    "author": "customer",
-                    "text": ticket.subject,
-                    "translation": None,
-                    "attachments": [],
-                },
-            )
-            enqueue(session, mirror, ticket_id=ticket.id)
-            if draft is not None:
-                enqueue(
-                    session,
-                    OutboundMessage(
-                        chat=ChatRef("slack", TRIAGE),
-                        text=draft,
-                        kind="draft",
-                        ticket_number=number,
-                        meta={
-                            "ticket_number": number,
-                            "draft_id": "1",
-                            "text": draft,
-                            "offline": True,
-                            "reason": "no model configured",
-                        },
-                    ),
-                    ticket_id=ticket.id,
-                )
-            await session.commit()
-        self.services.outbox_wakeup.set()
+    async def hand_off(self, chat_id: int, text: str = "My parcel is late, I need a person") -> int:
+        """A Telegram customer asks for a person; returns the ticket number once its card,
+        mirrored messages and draft are in Slack."""
+        await self.customer_writes(chat_id, text)
         await self.settle()
-        return self.card_ts(number)
+        async with self.db.session() as session:
+            number = await session.scalar(
+                select(Ticket.number)
+                .where(Ticket.chat_id == str(chat_id))
+                .order_by(Ticket.id.desc())
+                .limit(1)
+            )
+        assert number is not None, "no ticket was opened"
+        return int(number)
 
     def card_ts(self, number: int) -> str:
         """The ts Slack gave the ticket's card (the root of its thread)."""
@@ -204,16 +155,18 @@ class SlackDesk:
                 return str(answer["ts"])
         raise AssertionError(f"no card posted for ticket #{number}")
 
-    async def _queue_card(self, session: Any, ticket: Ticket) -> None:
-        view = await ticket_view(session, ticket)
-        card = OutboundMessage(
-            chat=ChatRef("slack", TRIAGE),
-            text=f"#{ticket.number}",
-            kind="ticket_card",
-            ticket_number=ticket.number,
-            meta={"ticket": view},
-        )
-        enqueue(session, card, ticket_id=ticket.id)
+    def thread(self, number: int) -> list[dict[str, Any]]:
+        """Every post in the ticket's thread, in order."""
+        ts = self.card_ts(number)
+        return [c for c in self.api.calls_to("chat.postMessage") if c.get("thread_ts") == ts]
+
+    def draft_post(self, number: int) -> tuple[dict[str, Any], str]:
+        """The latest draft posted in the ticket's thread, and its ts."""
+        ts = self.card_ts(number)
+        for params, answer in reversed(self.api.answered("chat.postMessage")):
+            if params.get("thread_ts") == ts and "desk:send" in json.dumps(params.get("blocks")):
+                return params, str(answer["ts"])
+        raise AssertionError(f"no draft in the thread of #{number}")
 
 
 @pytest.fixture
@@ -231,10 +184,27 @@ def telegram_api() -> Iterator[FakeTelegramApi]:
     fake.stop()
 
 
+HELPDESK = f"""
+default_department: payments
+departments:
+  - name: payments
+    slack_channel: {TRIAGE}
+    slack_user_group: {AGENTS_GROUP}
+    agents: [{AGENT}]
+    tier_channels: {{L2: CPAYL2}}
+  - name: orders
+    slack_channel: CORDERS
+    agents: [UORDERS]
+"""
+
+
 def slack_settings(
     tmp_path: Path, db: Database, api: FakeSlackApi, telegram: FakeTelegramApi, **extra: Any
 ) -> Settings:
+    config = tmp_path / "helpdesk.yaml"
+    config.write_text(HELPDESK, encoding="utf-8")
     values: dict[str, Any] = {
+        "RELAYDESK_CONFIG": config,
         "RELAYDESK_DATA_DIR": tmp_path / "data",
         "RELAYDESK_DATABASE_URL": db.url,
         "SLACK_BOT_TOKEN": TOKEN,
@@ -245,7 +215,7 @@ def slack_settings(
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "RELAYDESK_TELEGRAM_API_URL": telegram.url,
         "RELAYDESK_TELEGRAM_WEBHOOK_URL": "https://desk.example.com/telegram/webhook",
-        "RELAYDESK_TELEGRAM_WEBHOOK_SECRET": "tg-secret",
+        "RELAYDESK_TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
         "RELAYDESK_WORKER_POLL": 0.05,
         **extra,
     }
@@ -259,12 +229,7 @@ async def running(
     """Build relaydesk as `serve` does (configure_channels), then start workers and lifecycles."""
     services = build(settings)
     assert "slack" in configure_channels(services)
-    desk = services.desk
-    assert isinstance(desk, Desk)
-    desk.departments = {
-        "payments": Department("payments", TRIAGE, frozenset({AGENT}), AGENTS_GROUP),
-        "orders": Department("orders", "CORDERS", frozenset({"UORDERS"})),
-    }
+    assert isinstance(services.desk, Desk)
     if not paced:
         services.channels["slack"].pacing = Pacing()  # type: ignore[misc]
     app = create_app(services, run_workers=False)

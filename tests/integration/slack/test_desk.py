@@ -1,155 +1,207 @@
-"""The agents' workspace: card and thread per ticket, replies relayed, notes kept, drafts sent."""
+"""The agents' workspace, end to end: a Telegram customer hands off, agents work in Slack.
+
+Everything goes through the real pipeline: the Telegram webhook, the conversation engine, the
+outbox, slack_sdk against the fake Web API, and signed requests through slack-bolt.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import select
 
-from bots.slack.blocks import EDIT_BLOCK, EDIT_CALLBACK, EDIT_INPUT, draft_blocks
+from bots.slack.blocks import EDIT_BLOCK, EDIT_CALLBACK, EDIT_INPUT
 from bots.slack.models import SlackThread
+from drafting.models import Draft
+from knowledge.models import Article
 from tests.fakes import slack_payloads as p
 from tests.integration.slack.conftest import AGENT, GROUP_AGENT, STRANGER, TRIAGE, SlackDesk
 from tickets import service as tickets
-from tickets.models import Message
+from tickets.models import Message, Ticket
 
 
-async def messages(slack: SlackDesk, number: int) -> list[Message]:
+async def ticket(slack: SlackDesk, number: int) -> Ticket:
     async with slack.db.session() as session:
-        ticket = await tickets.get_ticket(session, number)
-        return list(
-            (await session.scalars(select(Message).where(Message.ticket_id == ticket.id))).all()
+        return await tickets.get_ticket(session, number)
+
+
+async def agent_messages(slack: SlackDesk, number: int) -> list[Message]:
+    found = await ticket(slack, number)
+    async with slack.db.session() as session:
+        rows = await session.scalars(
+            select(Message).where(Message.ticket_id == found.id, Message.author_kind == "agent")
         )
+        return list(rows.all())
 
 
-def in_thread(slack: SlackDesk, thread_ts: str) -> list[dict[str, object]]:
-    return [c for c in slack.api.calls_to("chat.postMessage") if c.get("thread_ts") == thread_ts]
+def card_updates(slack: SlackDesk, number: int) -> list[dict[str, Any]]:
+    ts = slack.card_ts(number)
+    return [u for u in slack.api.calls_to("chat.update") if u["ts"] == ts]
+
+
+def shown(update: dict[str, Any]) -> str:
+    return json.dumps(update["blocks"], ensure_ascii=False)
+
+
+def press(
+    slack: SlackDesk, number: int, action: str, value: str, user: str = AGENT, **extra: Any
+) -> dict[str, Any]:
+    return p.block_action(
+        user, TRIAGE, f"desk:{action}", value, message_ts=slack.card_ts(number), **extra
+    )
 
 
 async def test_hand_off_posts_the_card_then_the_thread(slack: SlackDesk) -> None:
-    number = await slack.open_ticket(text="My parcel is late")
-    card_ts = await slack.hand_off(number)
-    card = next(c for c in slack.api.calls_to("chat.postMessage") if not c.get("thread_ts"))
-    assert card["channel"] == TRIAGE
-    assert card["blocks"][0]["text"]["text"] == f"#{number} My parcel is late"
+    number = await slack.hand_off(111, "My parcel is late, I want to talk to a person")
+    card = next(
+        c
+        for c in slack.api.calls_to("chat.postMessage")
+        if c["channel"] == TRIAGE and not c.get("thread_ts")
+    )
+    header = card["blocks"][0]["text"]["text"]
+    assert header.startswith(f"#{number} ")
+    fields = json.dumps(card["blocks"][1], ensure_ascii=False)
+    for expected in ("telegram", "en", "payments", "L1", "unassigned", "SLA"):
+        assert expected in fields
     async with slack.db.session() as session:
         row = await session.scalar(select(SlackThread).where(SlackThread.ticket_number == number))
-    assert row is not None and (row.channel, row.card_ts) == (TRIAGE, card_ts)
-    thread = in_thread(slack, card_ts)
-    assert [c["text"].split("\n")[0] for c in thread][:1] == ["*👤 Customer*"]
-    assert "My parcel is late" in str(thread[0]["text"])
-    draft = thread[1]
+    assert row is not None and (row.channel, row.card_ts) == (TRIAGE, slack.card_ts(number))
+    thread = slack.thread(number)
+    assert "*👤 Customer*" in thread[0]["text"]
+    assert "My parcel is late" in thread[0]["text"]
+    draft, _ts = slack.draft_post(number)
     labels = [e["text"]["text"] for e in draft["blocks"][-1]["elements"]]
     assert labels == ["Send", "Edit", "Regenerate", "Shorter", "Friendlier", "Formal", "Translate"]
+    assert "offline draft" in json.dumps(draft["blocks"])  # no model configured: says so
+
+
+async def test_customer_follow_up_is_mirrored_in_order(slack: SlackDesk) -> None:
+    number = await slack.hand_off(112)
+    await slack.customer_writes(112, "The order number is 5531.")
+    await slack.customer_writes(112, "It was due on Monday.")
+    await slack.settle()
+    mirrored = [c["text"] for c in slack.thread(number) if "*👤 Customer*" in c["text"]]
+    assert [m.split("\n", 1)[1] for m in mirrored[-2:]] == [
+        "The order number is 5531.",
+        "It was due on Monday.",
+    ]
 
 
 async def test_agent_thread_reply_reaches_the_telegram_customer(slack: SlackDesk) -> None:
-    number = await slack.open_ticket(chat_id="424242")
-    card_ts = await slack.hand_off(number, draft=None)
-    reply = p.thread_reply(AGENT, TRIAGE, card_ts, "We have found your parcel, it ships today.")
+    number = await slack.hand_off(113)
+    reply = p.thread_reply(AGENT, TRIAGE, slack.card_ts(number), "We found it, it ships today.")
     assert (await slack.event(reply)).status_code == 200
-    sent = await slack.telegram.wait_for("sendMessage")
-    assert sent[-1].params["chat_id"] == 424242
-    assert sent[-1].params["text"] == "We have found your parcel, it ships today."
+    sent = await slack.telegram.wait_for(
+        "sendMessage", where=lambda c: c.params["text"] == "We found it, it ships today."
+    )
+    assert sent[-1].params["chat_id"] == 113
     await slack.settle()
-    reaction = await slack.api.wait_for("reactions.add")
-    assert reaction[-1] == {
+    reactions = await slack.api.wait_for("reactions.add")
+    assert reactions[-1] == {
         "channel": TRIAGE,
         "timestamp": reply["event"]["ts"],
         "name": "white_check_mark",
     }
-    stored = [m for m in await messages(slack, number) if m.author_kind == "agent"]
+    stored = await agent_messages(slack, number)
     assert [(m.text, m.internal, m.author_id) for m in stored] == [
-        ("We have found your parcel, it ships today.", False, AGENT)
+        ("We found it, it ships today.", False, AGENT)
     ]
-    assert slack.api.calls_to("chat.update"), "the card is refreshed after the reply"
+    assert (await ticket(slack, number)).first_response_at is not None
+    assert card_updates(slack, number), "the card is refreshed after the reply"
 
 
 async def test_a_note_stays_internal(slack: SlackDesk) -> None:
-    number = await slack.open_ticket(chat_id="515151")
-    card_ts = await slack.hand_off(number, draft=None)
-    note = p.thread_reply(AGENT, TRIAGE, card_ts, "note: customer is a VIP, be generous")
+    number = await slack.hand_off(114)
+    before = len(slack.telegram.calls_to("sendMessage"))
+    note = p.thread_reply(AGENT, TRIAGE, slack.card_ts(number), "note: VIP, be generous")
     await slack.event(note)
     await slack.settle()
-    assert slack.telegram.calls_to("sendMessage") == []
-    stored = [m for m in await messages(slack, number) if m.author_kind == "agent"]
-    assert [(m.text, m.internal) for m in stored] == [("customer is a VIP, be generous", True)]
+    assert len(slack.telegram.calls_to("sendMessage")) == before
+    stored = await agent_messages(slack, number)
+    assert [(m.text, m.internal) for m in stored] == [("VIP, be generous", True)]
     reactions = await slack.api.wait_for("reactions.add")
     assert reactions[-1]["name"] == "memo"
 
 
 async def test_a_user_group_member_may_reply(slack: SlackDesk) -> None:
-    number = await slack.open_ticket(chat_id="616161")
-    card_ts = await slack.hand_off(number, draft=None)
-    await slack.event(p.thread_reply(GROUP_AGENT, TRIAGE, card_ts, "On it."))
-    sent = await slack.telegram.wait_for("sendMessage")
-    assert sent[-1].params["text"] == "On it."
-    assert slack.api.calls_to("usergroups.users.list") == [{"usergroup": "SPAYMENTS"}]
+    number = await slack.hand_off(115)
+    await slack.event(p.thread_reply(GROUP_AGENT, TRIAGE, slack.card_ts(number), "On it."))
+    sent = await slack.telegram.wait_for(
+        "sendMessage", where=lambda c: c.params["text"] == "On it."
+    )
+    assert sent[-1].params["chat_id"] == 115
+    assert {"usergroup": "SPAYMENTS"} in slack.api.calls_to("usergroups.users.list")
 
 
 async def test_a_non_agent_is_refused_privately_and_nothing_changes(slack: SlackDesk) -> None:
-    number = await slack.open_ticket(chat_id="717171")
-    card_ts = await slack.hand_off(number, draft=None)
-    before = len(await messages(slack, number))
-    updates_before = len(slack.api.calls_to("chat.update"))
-    await slack.event(p.thread_reply(STRANGER, TRIAGE, card_ts, "Let me answer that!"))
-    press = p.block_action(STRANGER, TRIAGE, "desk:assign", str(number), message_ts=card_ts)
-    await slack.interact(press)
+    number = await slack.hand_off(116)
+    before_tg = len(slack.telegram.calls_to("sendMessage"))
+    before_updates = len(card_updates(slack, number))
+    await slack.event(p.thread_reply(STRANGER, TRIAGE, slack.card_ts(number), "Let me answer!"))
+    await slack.interact(press(slack, number, "assign", str(number), user=STRANGER))
+    await slack.interact(press(slack, number, "resolve", str(number), user=STRANGER))
     await slack.settle()
     refusals = slack.api.calls_to("chat.postEphemeral")
-    assert len(refusals) == 2
+    assert len(refusals) == 3
     assert all(
         r["user"] == STRANGER and "Only agents of the payments" in r["text"] for r in refusals
     )
-    assert slack.telegram.calls_to("sendMessage") == []
-    assert len(await messages(slack, number)) == before
-    assert len(slack.api.calls_to("chat.update")) == updates_before
-    async with slack.db.session() as session:
-        ticket = await tickets.get_ticket(session, number)
-        assert ticket.assignee is None
+    assert len(slack.telegram.calls_to("sendMessage")) == before_tg
+    assert await agent_messages(slack, number) == []
+    assert len(card_updates(slack, number)) == before_updates
+    after = await ticket(slack, number)
+    assert (after.assignee, after.status) == (None, "new")
 
 
 async def test_send_relays_the_draft_and_marks_it_sent(slack: SlackDesk) -> None:
-    number = await slack.open_ticket(chat_id="818181")
-    card_ts = await slack.hand_off(number, draft="Hello Ada, your parcel ships today.")
-    draft_call = in_thread(slack, card_ts)[-1]
-    draft_ts = next(a["ts"] for c, a in slack.api.answered("chat.postMessage") if c is draft_call)
-    press = p.block_action(
-        AGENT,
-        TRIAGE,
-        "desk:send",
-        f"{number}:1",
-        message_ts=str(draft_ts),
-        thread_ts=card_ts,
-        blocks=draft_call["blocks"],
-    )  # type: ignore[arg-type]
-    await slack.interact(press)
-    sent = await slack.telegram.wait_for("sendMessage")
-    assert sent[-1].params["text"] == "Hello Ada, your parcel ships today."
+    number = await slack.hand_off(117)
+    draft, draft_ts = slack.draft_post(number)
+    value = draft["blocks"][-1]["elements"][0]["value"]
+    await slack.interact(
+        p.block_action(
+            AGENT,
+            TRIAGE,
+            "desk:send",
+            value,
+            message_ts=draft_ts,
+            thread_ts=slack.card_ts(number),
+            blocks=draft["blocks"],
+        )
+    )
     await slack.settle()
+    draft_id = int(value.split(":")[1])
+    async with slack.db.session() as session:
+        row = await session.get(Draft, draft_id)
+    assert row is not None and row.outcome in ("sent_as_is", "sent")
+    sent = slack.telegram.calls_to("sendMessage")
+    assert sent[-1].params["text"] == row.text
     replaced = [u for u in slack.api.calls_to("chat.update") if u["ts"] == draft_ts]
-    assert replaced and "Sent to the customer" in json.dumps(replaced[-1]["blocks"])
-    assert "elements" not in json.dumps(replaced[-1]["blocks"])  # no buttons: no double send
+    assert replaced and "Sent to the customer" in shown(replaced[-1])
+    assert "desk:send" not in shown(replaced[-1])  # no buttons left: no double send
 
 
 async def test_edit_opens_a_prefilled_modal_and_its_submit_sends(slack: SlackDesk) -> None:
-    number = await slack.open_ticket(chat_id="919191")
-    card_ts = await slack.hand_off(number, draft=None)
-    blocks = draft_blocks({"ticket_number": number, "draft_id": "5", "text": "Dear Ada, hi."})
-    press = p.block_action(
+    number = await slack.hand_off(118)
+    draft, draft_ts = slack.draft_post(number)
+    value = draft["blocks"][-1]["elements"][1]["value"]
+    click = p.block_action(
         AGENT,
         TRIAGE,
         "desk:edit",
-        f"{number}:5",
-        message_ts="999.1",
-        thread_ts=card_ts,
-        blocks=blocks,
+        value,
+        message_ts=draft_ts,
+        thread_ts=slack.card_ts(number),
+        blocks=draft["blocks"],
     )
-    await slack.interact(press)
+    await slack.interact(click)
     opened = await slack.api.wait_for("views.open")
-    assert opened[-1]["trigger_id"] == press["trigger_id"]
+    assert opened[-1]["trigger_id"] == click["trigger_id"]
     view = opened[-1]["view"]
-    assert view["blocks"][0]["element"]["initial_value"] == "Dear Ada, hi."
+    async with slack.db.session() as session:
+        row = await session.get(Draft, int(value.split(":")[1]))
+    assert row is not None
+    assert view["blocks"][0]["element"]["initial_value"] == row.text
     submit = p.view_submission(
         AGENT,
         EDIT_CALLBACK,
@@ -158,10 +210,116 @@ async def test_edit_opens_a_prefilled_modal_and_its_submit_sends(slack: SlackDes
     )
     response = await slack.interact(submit)
     assert response.status_code == 200 and response.text == ""  # closes the modal
-    sent = await slack.telegram.wait_for("sendMessage")
-    assert sent[-1].params["text"] == "Dear Ada, fixed."
+    sent = await slack.telegram.wait_for(
+        "sendMessage", where=lambda c: c.params["text"] == "Dear Ada, fixed."
+    )
+    assert sent[-1].params["chat_id"] == 118
     await slack.settle()
     assert any(
-        u["ts"] == "999.1" and "Dear Ada, fixed." in json.dumps(u["blocks"])
+        u["ts"] == draft_ts and "Dear Ada, fixed." in shown(u)
         for u in slack.api.calls_to("chat.update")
     )
+    async with slack.db.session() as session:
+        row = await session.get(Draft, row.id)
+    assert row is not None and row.outcome == "edited" and row.sent_text == "Dear Ada, fixed."
+
+
+async def test_regenerate_and_tone_buttons_replace_the_draft(slack: SlackDesk) -> None:
+    number = await slack.hand_off(119)
+    draft, draft_ts = slack.draft_post(number)
+    value = draft["blocks"][-1]["elements"][0]["value"]
+    first_id = int(value.split(":")[1])
+    for action in ("regenerate", "shorter", "friendlier", "formal"):
+        current = [u for u in slack.api.calls_to("chat.update") if u["ts"] == draft_ts]
+        blocks = current[-1]["blocks"] if current else draft["blocks"]
+        current_value = blocks[-1]["elements"][0]["value"]
+        await slack.interact(
+            p.block_action(
+                AGENT,
+                TRIAGE,
+                f"desk:{action}",
+                current_value,
+                message_ts=draft_ts,
+                thread_ts=slack.card_ts(number),
+                blocks=blocks,
+            )
+        )
+        await slack.settle()
+    updates = [u for u in slack.api.calls_to("chat.update") if u["ts"] == draft_ts]
+    assert len(updates) == 4
+    ids = [int(u["blocks"][-1]["elements"][0]["value"].split(":")[1]) for u in updates]
+    assert len(set(ids)) == 4 and first_id not in ids
+    async with slack.db.session() as session:
+        rows = {d.id: d for d in (await session.scalars(select(Draft))).all()}
+    assert rows[first_id].outcome == "regenerated"
+    assert [rows[i].tone for i in ids] == [None, "shorter", "friendlier", "formal"]
+    assert [rows[i].parent_id for i in ids] == [first_id, *ids[:3]]
+
+
+async def test_assign_escalate_pending_resolve_update_the_card(slack: SlackDesk) -> None:
+    number = await slack.hand_off(120)
+    await slack.interact(press(slack, number, "assign", str(number)))
+    await slack.settle()
+    assert f"<@{AGENT}>" in shown(card_updates(slack, number)[-1])
+    await slack.interact(press(slack, number, "escalate", f"{number}:tier:L2", selected=True))
+    await slack.settle()
+    assert "· L2" in shown(card_updates(slack, number)[-1])
+    announced = [c for c in slack.api.calls_to("chat.postMessage") if c["channel"] == "CPAYL2"]
+    assert announced and f"#{number}" in announced[-1]["text"]
+    await slack.interact(press(slack, number, "pending", str(number)))
+    await slack.settle()
+    assert "pending" in shown(card_updates(slack, number)[-1])
+    told = slack.telegram.calls_to("sendMessage")[-1].params
+    assert told["chat_id"] == 120 and f"#{number}" in told["text"]
+    await slack.interact(press(slack, number, "resolve", str(number)))
+    await slack.settle()
+    last = shown(card_updates(slack, number)[-1])
+    assert "resolved" in last and "desk:resolve" not in last
+    csat = slack.telegram.calls_to("sendMessage")[-1].params
+    buttons = [b["callback_data"] for row in csat["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == [f"csat:{number}:{score}" for score in range(1, 6)]
+    final = await ticket(slack, number)
+    assert (final.tier, final.status) == ("L2", "resolved")
+
+
+async def test_escalating_to_another_department_moves_the_card(slack: SlackDesk) -> None:
+    number = await slack.hand_off(121)
+    await slack.interact(
+        press(slack, number, "escalate", f"{number}:department:orders", selected=True)
+    )
+    await slack.settle()
+    new_cards = [
+        c
+        for c in slack.api.calls_to("chat.postMessage")
+        if c["channel"] == "CORDERS" and not c.get("thread_ts")
+    ]
+    assert len(new_cards) == 1 and f"#{number} " in new_cards[0]["blocks"][0]["text"]["text"]
+    async with slack.db.session() as session:
+        row = await session.scalar(select(SlackThread).where(SlackThread.ticket_number == number))
+    assert row is not None and row.channel == "CORDERS"
+    assert (await ticket(slack, number)).department == "orders"
+
+
+async def test_save_as_kb_draft_stores_a_draft_article(slack: SlackDesk) -> None:
+    number = await slack.hand_off(122)
+    await slack.interact(press(slack, number, "save_kb", str(number)))
+    await slack.settle()
+    async with slack.db.session() as session:
+        articles = (await session.scalars(select(Article))).all()
+    assert len(articles) == 1 and articles[0].status == "draft"
+    notice = slack.thread(number)[-1]["text"]
+    assert articles[0].slug in notice and "Knowledge base draft" in notice
+
+
+async def test_slash_command_ticket_answers_privately(slack: SlackDesk) -> None:
+    number = await slack.hand_off(123)
+    url = slack.api.response_url("cmd1")
+    await slack.command(p.slash_command(AGENT, TRIAGE, f"ticket {number}", response_url=url))
+    await slack.command(p.slash_command(AGENT, TRIAGE, "report week", response_url=url))
+    await slack.command(p.slash_command(AGENT, TRIAGE, "ticket 99999", response_url=url))
+    await slack.settle()
+    answers = slack.api.calls_to("response_url")
+    assert [a["response_type"] for a in answers] == ["ephemeral"] * 3
+    assert f"Ticket #{number}" in answers[0]["text"] and answers[0]["blocks"]
+    assert "for admins" in answers[1]["text"]
+    assert "no ticket #99999" in answers[2]["text"]
