@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from bots.commands import customers, draft, route, system, tickets
+from bots.commands import report as report_command
 
 app = typer.Typer(
     name="relaydesk",
@@ -19,6 +20,7 @@ app.command()(system.chat)
 app.add_typer(tickets.app, name="tickets")
 app.command("draft")(draft.draft)
 app.add_typer(customers.app, name="customers")
+app.command("report")(report_command.report)
 app.command("route", cls=route.RouteCommand)(route.route)
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    cast,
     exists,
     false,
     func,
@@ -520,7 +521,7 @@ def _came_back(extra_contacts: FromClause | None) -> ColumnElement[bool]:
         return new_ticket
     contact = extra_contacts.alias()
     other = exists().where(
-        contact.c.customer_id == Ticket.customer_id,
+        contact.c.customer_ref == cast(Ticket.customer_id, String),
         epoch(contact.c.at) > epoch(Ticket.resolved_at),
         epoch(contact.c.at) <= horizon,
     )
@@ -797,8 +798,9 @@ async def ticket_report(
 ) -> TicketReport:
     """Ticket KPIs for `window`, in total and per `by` group (see the README for definitions).
 
-    `extra_contacts` is an optional selectable with columns `customer_id` and `at`: other
-    contacts a customer made (such as questions the bot answered) that count as re-contact.
+    `extra_contacts` is an optional selectable with columns `customer_ref` (the customer's id
+    as text) and `at`: other contacts a customer made (such as questions the bot answered)
+    that count as re-contact.
     """
     if by is not None and by not in DIMENSIONS:
         raise ReportError(f"cannot group by {by!r} (use one of {', '.join(DIMENSIONS)})")
