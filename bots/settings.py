@@ -43,9 +43,6 @@ class Settings(BaseSettings):
     report_digest_channel: str | None = Field(
         None, validation_alias=_env("RELAYDESK_REPORT_DIGEST_CHANNEL")
     )
-    report_digest_channel: str | None = Field(
-        None, validation_alias=_env("RELAYDESK_REPORT_DIGEST_CHANNEL")
-    )
     agent_language: str = Field("en", validation_alias=_env("RELAYDESK_AGENT_LANGUAGE"))
 
     # Telegram
