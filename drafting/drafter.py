@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from drafting import offline
 from drafting.errors import LLMError
-from drafting.guard import check_output, looks_like_injection
+from drafting.guard import check_output, looks_like_injection, without_instructions
 from drafting.llm import ChatMessage, Completion, LLMClient
 from drafting.prompts import PromptLibrary, default_library
 from drafting.redaction import PLACEHOLDER, Redactor, find_pii
@@ -68,6 +68,13 @@ class _Prepared:
     signature: str
 
 
+def _passage_body(text: str) -> str:
+    """A passage without the sentences that try to instruct an AI (line breaks kept)."""
+    if not looks_like_injection(text):
+        return text
+    return "\n".join(without_instructions(line) for line in text.split("\n"))
+
+
 def split_sources(text: str) -> tuple[str, list[str]]:
     """The draft without its "SOURCES:" line(s), and the slugs listed there."""
     slugs: list[str] = []
@@ -101,12 +108,14 @@ class Drafter:
         """Redact everything of the ticket in a fixed order, so placeholders are stable."""
         redactor = Redactor()
         history = [redactor.redact(m.text, "ticket") for m in ctx.messages]
+        # Curated passages have no business instructing the model: such sentences are cut.
         passages = [
             Passage(
                 slug=p.slug,
                 title=redactor.redact(p.title, "reference"),
                 text=clip_to_tokens(
-                    redactor.redact(p.text, "reference"), self.budget.passage_tokens
+                    redactor.redact(_passage_body(p.text), "reference"),
+                    self.budget.passage_tokens,
                 ),
                 score=p.score,
             )

@@ -28,7 +28,11 @@ _INJECTION = re.compile(
     r"|\b(?:z?ignoruj|pomiń|pomin|zapomnij)\b[^.!?\n]{0,40}"
     r"\b(?:instrukcj\w*|polece\w*|zasad\w*|reguł\w*|regul\w*)\b"
     r"|\bprompt\w*\s+systemow\w*|\bjesteś\s+teraz\b|\bjestes\s+teraz\b"
-    r"|\b(?:ujawnij|pokaż|pokaz|wypisz)\b[^.!?\n]{0,30}\b(?:prompt\w*|instrukcj\w*|zasad\w*)",
+    r"|\b(?:ujawnij|pokaż|pokaz|wypisz)\b[^.!?\n]{0,30}\b(?:prompt\w*|instrukcj\w*|zasad\w*)"
+    # asking for someone else's data
+    r"|\b(?:previous|other|another|last)\s+(?:customer|client|user)s?'?s?\b[^.!?\n]{0,30}"
+    r"|\b(?:data|details|e-?mail|phone|address)\w*\s+of\s+(?:the\s+)?(?:previous|other|another)"
+    r"|\bdane\w*\s+(?:poprzedni\w*|inn\w*)\s+klient\w*",
     re.MULTILINE,
 )
 
@@ -128,7 +132,8 @@ def check_output(
     """Check a model's draft (still in placeholder form) before anyone sees it.
 
     `support` holds the texts that may ground a promise: the knowledge passages, the
-    department guidelines and the agents' own messages.
+    department guidelines and the agents' own messages (minus any sentence in them that
+    tries to instruct the model).
     """
     verdict = Verdict()
     leaked = bool(canary) and canary in output
@@ -152,7 +157,8 @@ def check_output(
                 "sensitive_reference",
                 f"it repeats a {match.group(1).lower()} number found in a knowledge passage",
             )
-    unsupported = promises(output) - mentions(support)
+    # A sentence that tries to instruct the model supports nothing.
+    unsupported = promises(output) - mentions(without_instructions(t) for t in support)
     if unsupported:
         verdict.add(
             "unsupported_promise",
