@@ -74,6 +74,15 @@ def configure_channels(services: Services) -> list[str]:
     return sorted(services.channels)
 
 
+async def _schema_is_current(services: Services) -> None:
+    """Check the schema, then close the pool: its connections belong to this event loop, and
+    the server runs in another one (asyncpg connections cannot move between loops)."""
+    try:
+        await ensure_current(services.db)
+    finally:
+        await services.db.engine.dispose()
+
+
 @handle_errors
 def serve() -> None:
     """Run the HTTP server, the workers and every configured channel."""
@@ -84,7 +93,7 @@ def serve() -> None:
     settings = load_settings()
     setup_logging(settings)
     services = build(settings)
-    run(ensure_current(services.db))
+    run(_schema_is_current(services))
     enabled = configure_channels(services)
     if not enabled:
         console.print("no chat channel is configured; relaydesk serves /healthz and /metrics only.")
