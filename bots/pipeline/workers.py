@@ -11,13 +11,14 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots import metrics
 from bots.db import Database
+from bots.errors import RelaydeskError
 from bots.messages import InboundMessage, OutboundMessage
 from bots.pipeline import store
 from bots.pipeline.channel import Channel, SendError
@@ -54,6 +55,24 @@ def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+
+class MalformedPayload(RelaydeskError):
+    """A stored payload its channel cannot read: kept as failed, never retried."""
+
+
+def safe_parse(channel: Channel, payload: object) -> InboundMessage | None:
+    """A channel's parse with one contract for the pipeline: a neutral message, None for
+    kinds we ignore, `MalformedPayload` for anything unreadable. Our own errors (such as
+    "retry later") pass through unchanged."""
+    if not isinstance(payload, dict):
+        raise MalformedPayload("the payload is not a JSON object")
+    try:
+        return channel.parse(payload)
+    except RelaydeskError:
+        raise
+    except Exception as exc:  # a third-party parser's TypeError/KeyError on a bad shape
+        raise MalformedPayload(f"unreadable {channel.name} payload ({type(exc).__name__})") from exc
 
 
 class Wakeup:
@@ -135,6 +154,13 @@ class InboxWorker:
                     log.warning("inbox row %s: lease lost, left for its new owner", row_id)
                     return False
                 await session.commit()
+        except MalformedPayload as exc:
+            log.warning("inbox row %s (%s) ignored: %s", row_id, channel_name, exc)
+            async with self.db.session() as session:
+                await store.release_inbox(
+                    session, row_id, error=str(exc), retry_at=utcnow(), give_up=True
+                )
+            return False
         except Exception as exc:
             give_up = attempts >= MAX_INBOX_ATTEMPTS
             log.exception(
@@ -158,10 +184,13 @@ class InboxWorker:
 
     @staticmethod
     def _parse(channel: Channel | None, channel_name: str, raw: str) -> InboundMessage | None:
-        payload: dict[str, Any] = json.loads(raw)
         if channel is None:
             raise LookupError(f"no adapter for channel {channel_name!r} in this process")
-        message = channel.parse(payload)
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            raise MalformedPayload("the stored payload is not JSON") from None
+        message = safe_parse(channel, payload)
         if message is None:
             log.info("ignored an event of a kind %s does not handle", channel_name)
         return message

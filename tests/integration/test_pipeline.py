@@ -192,3 +192,8 @@ async def test_a_poison_event_is_kept_as_failed_and_does_not_block_the_chat(
     await drain(worker)
     assert await count(sqlite_db, InboxRow.id, InboxRow.state == "failed") == 1
     assert await count(sqlite_db, Message.id, Message.direction == "in") == 1
+    async with sqlite_db.session() as session:
+        bad = await session.scalar(select(InboxRow).where(InboxRow.platform_id == "bad"))
+    assert bad is not None
+    assert bad.attempts == 1  # unreadable: failed at once, not retried
+    assert bad.error == "unreadable fake payload (KeyError)"
