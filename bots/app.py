@@ -14,6 +14,8 @@ from starlette.routing import BaseRoute
 
 from bots.conversation import Conversation
 from bots.db import Database
+from bots.helpdesk import build_helpdesk
+from bots.knowledge_glue import KnowledgeGlue
 from bots.messages import InboundMessage
 from bots.pipeline.channel import Channel
 from bots.pipeline.store import release_stale_leases
@@ -27,7 +29,8 @@ from bots.pipeline.workers import (
     Wakeup,
 )
 from bots.settings import Settings
-from tickets.config import HelpdeskConfig, default_config, load_config
+from knowledge.embeddings import make_embedder
+from knowledge.service import KnowledgeService
 from tickets.service import Helpdesk
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,7 @@ class Services:
     channels: dict[str, Channel] = field(default_factory=dict)
     routes: list[BaseRoute] = field(default_factory=list)
     lifecycles: list[Lifecycle] = field(default_factory=list)
+    knowledge: KnowledgeService | None = None
     remove_articles: Callable[[Sequence[str]], Awaitable[None]] | None = None
     desk: Handler | None = None
     sent_hooks: list[SentHook] = field(default_factory=list)  # channels' after-send hooks
@@ -113,20 +117,46 @@ class Services:
         await self.db.close()
 
 
-def load_helpdesk(settings: Settings) -> HelpdeskConfig:
-    """helpdesk.yaml from `RELAYDESK_CONFIG`, or the built-in default when none is set."""
-    if settings.config_path is None:
-        return default_config()
-    return load_config(settings.config_path)
+def build(settings: Settings, *, knowledge: bool = True) -> Services:
+    """Create the services for `settings` (no I/O yet); a bad helpdesk.yaml fails here.
 
-
-def build(settings: Settings) -> Services:
-    """Create the services for `settings` (no I/O yet); a bad helpdesk.yaml fails here."""
+    `knowledge=False` leaves the knowledge base out (commands that never answer questions).
+    """
     db = Database(settings.effective_database_url)
-    helpdesk = Helpdesk(load_helpdesk(settings))
-    return Services(
-        settings=settings, db=db, helpdesk=helpdesk, conversation=Conversation(helpdesk)
+    helpdesk = build_helpdesk(settings)
+    kb = make_knowledge(settings, db) if knowledge else None
+    conversation = Conversation(helpdesk, knowledge=KnowledgeGlue(kb) if kb else None)
+    services = Services(
+        settings=settings,
+        db=db,
+        helpdesk=helpdesk,
+        conversation=conversation,
+        knowledge=kb,
     )
+    if kb is not None:
+        services.lifecycles.append(KnowledgeWarmUp(kb))
+        services.remove_articles = kb.remove_articles
+    return services
+
+
+def make_knowledge(settings: Settings, db: Database) -> KnowledgeService:
+    """The knowledge service on the configured embedder and index (lazy: nothing loads yet)."""
+    return KnowledgeService(
+        db.sessions, settings.data_dir, make_embedder(settings.embedder), settings.chroma_url
+    )
+
+
+class KnowledgeWarmUp:
+    """Loads the embedding model and the index when serving starts, not on the first question."""
+
+    def __init__(self, knowledge: KnowledgeService) -> None:
+        self.knowledge = knowledge
+
+    async def start(self) -> None:
+        await self.knowledge.start()
+
+    async def stop(self) -> None:
+        return None
 
 
 class Runner:

@@ -387,6 +387,8 @@ class Conversation:
             replies += await hook(session, ticket, message)
         if received.outcome == "reopened":
             text = say("ticket_reopened", language, number=ticket.number)
+        elif intents.wants_a_person(message.text):
+            text = say("handoff", language, number=ticket.number)
         elif message.attachments:
             text = say("attachment_received", language, number=ticket.number)
         elif not _acknowledged(previous, ticket.number):

@@ -259,3 +259,10 @@ async def test_a_photo_opens_a_ticket_with_the_attachment(
     async with chat.db.session() as session:
         stored = await session.scalar(select(Message).where(Message.author_kind == "customer"))
     assert stored is not None and stored.attachments[0]["file_id"] == "F1"
+
+
+async def test_asking_for_a_person_on_an_open_ticket_always_gets_an_answer(chat: Chat) -> None:
+    await chat.send(msg("my parcel is late"))
+    await chat.send(msg("order 5512"))
+    again = await chat.texts(msg("can I talk to a human please"))
+    assert again and "#1001" in again[0] and again[0].startswith("I'm passing this to a person")
