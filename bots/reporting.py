@@ -541,7 +541,10 @@ class Report:
 
 def _sorted_like(items: dict[str, Any], keys: list[str]) -> list[Any]:
     order = {key: index for index, key in enumerate(keys)}
-    return sorted(items.values(), key=lambda item: (order.get(item.key, len(order)), item.key))
+    return sorted(
+        items.values(),
+        key=lambda item: (order.get(item.key, len(order)), item.key == MISSING, item.key),
+    )
 
 
 async def build_report(
