@@ -213,7 +213,10 @@ def test_a_wrong_helpdesk_yaml_stops_each_command(
     broken = tmp_path / "helpdesk.yaml"
     broken.write_text("default_department: x\ndepartments: []\n", encoding="utf-8")
     bad = {**env, "RELAYDESK_CONFIG": str(broken)}
-    expected = "error: helpdesk.yaml: departments: list should have at least 1 item after validation, not 0"
+    expected = (
+        "error: helpdesk.yaml: departments: list should have at least 1 item after validation,"
+        " not 0"
+    )
     for command in (
         ("init",),
         ("route", "hello"),
