@@ -59,13 +59,12 @@ def configure_channels(services: Services) -> list[str]:
 
         setup_slack(services)
     # The SLA clocks tick beside the channels; breaches are announced in Slack when it is on.
-    from bots.helpdesk import build_helpdesk
     from bots.sla_runner import SlaRunner
 
     services.lifecycles.append(
         SlaRunner(
             services.db,
-            build_helpdesk(services.settings, learned=False),
+            services.helpdesk,
             interval=services.settings.sla_tick_s,
             notices_to="slack" if "slack" in services.channels else None,
             outbox_wakeup=services.outbox_wakeup,

@@ -143,10 +143,16 @@ def telegram_settings(tmp_path: Path, db: Database, api: FakeTelegramApi, **extr
 
 
 @asynccontextmanager
-async def running(settings: Settings, api: FakeTelegramApi) -> AsyncIterator[Relaydesk]:
-    """Build relaydesk as `serve` does (configure_channels), start workers and lifecycles."""
-    services = build(settings)
-    assert configure_channels(services) == ["telegram"]
+async def running(
+    settings: Settings, api: FakeTelegramApi, *, knowledge: bool = False
+) -> AsyncIterator[Relaydesk]:
+    """Build relaydesk as `serve` does (configure_channels), start workers and lifecycles.
+
+    The knowledge base (and its embedding model, seconds to load) is left out unless a test
+    needs answers from it; without it every question is handed off to people.
+    """
+    services = build(settings, knowledge=knowledge)
+    assert "telegram" in configure_channels(services)
     app = create_app(services, run_workers=False)
     runner = Runner(services)
     await runner.start()

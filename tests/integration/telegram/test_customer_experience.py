@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bots.app import build
+from bots.commands.system import load_demo
 from bots.db import Database
 from bots.messages import Button, ChatRef, OutboundMessage
 from bots.pipeline.store import enqueue
@@ -233,3 +235,36 @@ def _sent_id(call: Call, api: FakeTelegramApi) -> int:
         if chat_id == call.params["chat_id"] and message.get("text") == call.params["text"]:
             return message_id
     raise AssertionError("the fake did not keep the message")
+
+
+async def test_a_knowledge_base_answer_shows_its_article_and_buttons_that_work(
+    tmp_path: Path, sqlite_db: Database, api: FakeTelegramApi
+) -> None:
+    settings = telegram_settings(tmp_path, sqlite_db, api)
+    demo = build(settings)
+    try:
+        await load_demo(demo)  # what `relaydesk init --demo` does
+    finally:
+        await demo.close()
+    async with running(settings, api, knowledge=True) as desk:
+        await api.wait_for("setWebhook")
+        (answer,) = await say(desk, message_update(6012, "How do I cancel my order?"))
+        assert "Cancelling an order" in answer  # the article's title
+        assert "My account" in answer  # in the article's own words
+        (call,) = api.calls_to("sendMessage")
+        (row,) = call.params["reply_markup"]["inline_keyboard"]
+        assert [b["text"] for b in row] == ["👍 Helped", "👎 Talk to a person"]
+        helped, human = (b["callback_data"] for b in row)
+        assert helped.startswith("kb_helped:") and human.startswith("kb_human:")
+        assert await desk.count(Ticket.id) == 0  # answered: no ticket
+
+        shown = desk.api.messages[(6012, _sent_id(call, api))]
+        handoff = await say(desk, callback_update(6012, human, dict(shown)))
+        (ack,) = await api.wait_for("answerCallbackQuery")
+        assert ack.params["callback_query_id"]
+        ticket = await ticket_of(desk)
+        assert handoff == [
+            f"I'm passing this to a person from our team. Your ticket number is "
+            f"#{ticket.number}; you will get the reply here. You can add details or files any "
+            "time."
+        ]
