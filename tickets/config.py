@@ -197,6 +197,7 @@ class DepartmentConfig(_Model):
 
     name: str = Field(min_length=1, max_length=64)
     description: str = ""
+    guidelines: str = ""  # how this team answers; given to the AI drafter
     slack_channel: str | None = None
     slack_user_group: str | None = None
     agents: list[str] = Field(default_factory=list)

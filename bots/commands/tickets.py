@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.app import build
 from bots.commands.common import console, fail, handle_errors, load_settings, print_json, run
-from bots.helpdesk import build_helpdesk, load_helpdesk_config
+from bots.helpdesk import load_helpdesk_config
 from bots.messages import Button, ChatRef, OutboundMessage
 from bots.pipeline.store import enqueue
 from bots.schema import ensure_current
@@ -123,9 +123,8 @@ def _change(
     """Load ticket `number`, apply `work` in one transaction, print its line (or the ticket)."""
 
     async def _run() -> tuple[str, dict[str, Any]]:
-        settings = load_settings()
-        desk = build_helpdesk(settings, learned=False)
-        services = build(settings)
+        services = build(load_settings(), knowledge=False)
+        desk = services.helpdesk
         try:
             await ensure_current(services.db)
             async with services.db.session() as session:
@@ -178,9 +177,8 @@ def open_(
             fail(f"{hint}: must not be empty", 2)
 
     async def _open() -> dict[str, Any]:
-        settings = load_settings()
-        desk = build_helpdesk(settings)
-        services = build(settings)
+        services = build(load_settings(), knowledge=False)
+        desk = services.helpdesk
         try:
             await ensure_current(services.db)
             async with services.db.session() as session:
@@ -245,9 +243,8 @@ def list_(
     _check_choice(status, STATUSES, "--status")
 
     async def _list() -> list[dict[str, Any]]:
-        settings = load_settings()
-        desk = build_helpdesk(settings, learned=False)
-        services = build(settings)
+        services = build(load_settings(), knowledge=False)
+        desk = services.helpdesk
         try:
             await ensure_current(services.db)
             async with services.db.session() as session:
@@ -306,9 +303,8 @@ def show(
     """One ticket with its messages, event log, SLA dues and CSAT."""
 
     async def _show() -> dict[str, Any]:
-        settings = load_settings()
-        desk = build_helpdesk(settings, learned=False)
-        services = build(settings)
+        services = build(load_settings(), knowledge=False)
+        desk = services.helpdesk
         try:
             await ensure_current(services.db)
             async with services.db.session() as session:
@@ -500,9 +496,8 @@ def agents(
     """Agents from helpdesk.yaml with their availability for round-robin."""
 
     async def _agents() -> list[dict[str, Any]]:
-        settings = load_settings()
-        desk = build_helpdesk(settings, learned=False)
-        services = build(settings)
+        services = build(load_settings(), knowledge=False)
+        desk = services.helpdesk
         try:
             await ensure_current(services.db)
             async with services.db.session() as session:
