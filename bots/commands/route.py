@@ -8,8 +8,10 @@ looks at the first word: `learn` and `eval` go to their own commands, anything e
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, is_dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -22,18 +24,56 @@ from tickets.models import Customer
 SUBCOMMANDS = ("learn", "eval")
 
 
-def _subcommand(word: str) -> Callable[..., Any]:
+def _learning(word: str) -> Any:
     try:
-        module = importlib.import_module("bots.commands.route_learning")
+        return importlib.import_module("bots.commands.route_learning")
     except ImportError:
         fail(f"`relaydesk route {word}` is not available in this build")
-    command: Callable[..., Any] = getattr(module, f"{word}_command")
-    return command
+
+
+def _show(summary: Any) -> None:
+    if summary is None:
+        return
+    if isinstance(summary, str):
+        console.print(summary, highlight=False)
+    elif isinstance(summary, Mapping):
+        print_json(dict(summary))
+    elif is_dataclass(summary) and not isinstance(summary, type):
+        print_json(asdict(summary))
+    else:
+        console.print(str(summary), highlight=False)
+
+
+@handle_errors
+def learn(
+    file: Path = typer.Argument(
+        ..., metavar="FILE.csv", help="Labelled examples: columns text, department."
+    ),
+) -> None:
+    """Train the department classifier that `learned` routing rules use."""
+    _show(_learning("learn").learn_command(file, load_settings()))
+
+
+@handle_errors
+def evaluate(
+    file: Path = typer.Argument(
+        ..., metavar="FILE.csv", help="Labelled examples to measure on: columns text, department."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    predictions: Path | None = typer.Option(
+        None, "--predictions", metavar="OUT.jsonl", help="Write every prediction here."
+    ),
+) -> None:
+    """Measure the trained department classifier on labelled examples."""
+    _show(_learning("eval").eval_command(file, load_settings(), as_json, predictions))
+
+
+SUBCOMMAND_FUNCTIONS: dict[str, Callable[..., None]] = {"learn": learn, "eval": evaluate}
 
 
 def _dispatch(word: str, argv: list[str]) -> None:
     sub = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    sub.command()(_subcommand(word))
+    sub.command()(SUBCOMMAND_FUNCTIONS[word])
     command = typer.main.get_command(sub)
     command.main(args=argv, prog_name=f"relaydesk route {word}", standalone_mode=True)
 
