@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.settings import Settings
 from drafting import store
+from drafting.chat import LLMClient
 from drafting.drafter import Budget, Drafter
 from drafting.errors import DraftingError
-from drafting.llm import LLMClient, OpenAIChatClient
 from drafting.models import Draft
 from drafting.types import TONES, DraftContext, DraftOutput, Passage, TicketMessage, Tone
 from tickets import service as tickets
@@ -127,6 +127,9 @@ def llm_from_settings(settings: Settings) -> LLMClient | None:
     """The model client the settings describe, or None when no model is configured."""
     if not settings.llm_enabled:
         return None
+    # Imported here: the model library is slow to load and offline drafts never need it.
+    from drafting.llm import OpenAIChatClient
+
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     return OpenAIChatClient(
         model=settings.llm_model,

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from drafting import offline
+from drafting.chat import ChatMessage, Completion, LLMClient
 from drafting.errors import LLMError
 from drafting.guard import check_output, looks_like_injection, without_instructions
-from drafting.llm import ChatMessage, Completion, LLMClient
 from drafting.prompts import PromptLibrary, default_library
 from drafting.redaction import PLACEHOLDER, Redactor, find_pii
 from drafting.tokens import clip_to_tokens, estimate_message_tokens
