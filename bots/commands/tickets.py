@@ -395,6 +395,11 @@ def escalate(
             session, ticket, reason=reason, actor=_actor(desk, by), tier=tier, department=department
         )
         who = f" · assigned to {ticket.assignee}" if ticket.assignee else ""
+        channel = desk.config.notify_channel(ticket.department, ticket.tier)
+        if desk.config.escalation.notify and channel and load_settings().slack_enabled:
+            enqueue(
+                session, escalation_notice(ticket, changes, reason, channel), ticket_id=ticket.id
+            )
         return f"#{ticket.number} escalated: {', '.join(changes)}{who}"
 
     _change(number, work, as_json=as_json)
@@ -454,6 +459,20 @@ def resolve(
         return f"#{ticket.number} resolved; the customer is asked to rate it"
 
     _change(number, work, as_json=as_json)
+
+
+def escalation_notice(
+    ticket: Ticket, changes: list[str], reason: str, channel: str
+) -> OutboundMessage:
+    """A notice in the new department's (or tier's) Slack channel about an escalation."""
+    who = f", assigned to {ticket.assignee}" if ticket.assignee else ""
+    return OutboundMessage(
+        chat=ChatRef("slack", channel),
+        text=f"Escalated: ticket #{ticket.number} ({', '.join(changes)}{who}): {reason}",
+        kind="notice",
+        ticket_number=ticket.number,
+        meta={"escalation": {"changes": changes, "reason": reason, "tier": ticket.tier}},
+    )
 
 
 def csat_question(ticket: Ticket) -> OutboundMessage:

@@ -103,8 +103,9 @@ def test_open_work_and_show_a_ticket(env: dict[str, str | None]) -> None:
     assert listed[0]["messages"][0]["author"] == "customer"
     assert ok("tickets", "list", "--status", "resolved", "--json", env=env) == []
 
+    slack = {**env, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "test-secret"}
     line = ok(
-        "tickets", "escalate", "1001", "--reason", "bank API outage", "--by", "Kasia", env=env
+        "tickets", "escalate", "1001", "--reason", "bank API outage", "--by", "Kasia", env=slack
     )
     assert line.strip() == "#1001 escalated: tier L2 -> L3 · assigned to U0MAREK001"
     ok("tickets", "assign", "1002", "Piotr", env=env)
@@ -127,12 +128,17 @@ def test_open_work_and_show_a_ticket(env: dict[str, str | None]) -> None:
     assert escalation["reason"] == "bank API outage"
     assert shown["csat"] is None
 
-    # The CSAT question waits in the outbox for the customer's Telegram chat.
+    # The escalation notice waits for the L3 channel, the CSAT question for the customer.
     database = Path(str(env["RELAYDESK_DATA_DIR"])) / "relaydesk.db"
     with sqlite3.connect(database) as connection:
         rows = connection.execute("SELECT chat_key, payload FROM outbox").fetchall()
-    assert [key for key, _ in rows] == ["telegram:4711"]
-    question = json.loads(rows[0][1])
+    assert [key for key, _ in rows] == ["slack:C0PAYL3001", "telegram:4711"]
+    notice = json.loads(rows[0][1])
+    assert notice["kind"] == "notice"
+    assert notice["text"] == (
+        "Escalated: ticket #1001 (tier L2 -> L3, assigned to U0MAREK001): bank API outage"
+    )
+    question = json.loads(rows[1][1])
     assert [b["value"] for b in question["buttons"]] == [f"1001:{i}" for i in range(1, 6)]
 
     ok("tickets", "reopen", "1001", "--reason", "still broken", env=env)
