@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bots.commands import customers, draft, route, system, tickets
+from bots.commands import customers, draft, kb, route, system, tickets
 from bots.commands import report as report_command
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(tickets.app, name="tickets")
 app.command("draft")(draft.draft)
 app.add_typer(customers.app, name="customers")
 app.command("report")(report_command.report)
+app.add_typer(kb.app, name="kb")
 app.command("route", cls=route.RouteCommand)(route.route)
 
 

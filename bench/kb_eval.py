@@ -1,0 +1,153 @@
+"""Answer quality of the knowledge base on questions it never saw, against BM25 and dense alone.
+
+    .venv/bin/python bench/kb_eval.py [--data ../shared/data] [--precision 0.97] [--json]
+
+Knowledge base: the 27 bitext articles (`bitext/kb/`), imported as they are. Questions:
+`bitext/dev.csv` minus the rows the articles carry as example questions, split by a hash of
+the text into a calibration part (1 in 5) and a measured part (the rest); out of scope:
+clinc150 `oos_train` to calibrate, `oos_val` to measure. Polish: our own questions in
+`bench/data/` (labelled with the bitext intents, asked against the English articles), split
+in halves the same way. Thresholds are calibrated on the calibration parts only, for each
+retrieval mode separately, then every mode is measured on the same held-out questions.
+
+Writes nothing outside a temporary folder and `bench/out/` (predictions per mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bots.db import Database  # noqa: E402
+from bots.schema import upgrade  # noqa: E402
+from knowledge.embeddings import USEEmbedder  # noqa: E402
+from knowledge.evaluation import LabelledQuestion  # noqa: E402
+from knowledge.importer import parse_path  # noqa: E402
+from knowledge.retrieval import MODES  # noqa: E402
+from knowledge.service import KnowledgeService  # noqa: E402
+
+BENCH_DATA = ROOT / "bench" / "data"
+
+
+def bucket(text: str, parts: int) -> int:
+    return zlib.crc32(text.encode("utf-8")) % parts
+
+
+def load_sets(data: Path) -> dict[str, list[LabelledQuestion]]:
+    """The calibration and measured question sets (see the module docstring)."""
+    kb = parse_path(data / "bitext" / "kb")
+    example_questions = {q.strip() for article, _ in kb.articles for q in article.questions}
+    with (data / "bitext" / "dev.csv").open(encoding="utf-8", newline="") as handle:
+        rows = [
+            (r["instruction"].strip(), r["intent"].strip())
+            for r in csv.DictReader(handle)
+            if r["instruction"].strip() and r["instruction"].strip() not in example_questions
+        ]
+    rows = list(dict.fromkeys(rows))
+    clinc = json.loads((data / "clinc150" / "train_val_oos.json").read_text(encoding="utf-8"))
+    with (BENCH_DATA / "pl_questions.csv").open(encoding="utf-8", newline="") as handle:
+        polish = [(r["question"].strip(), r["expected"].strip()) for r in csv.DictReader(handle)]
+    with (BENCH_DATA / "pl_out_of_scope.csv").open(encoding="utf-8", newline="") as handle:
+        polish_oos = [r["question"].strip() for r in csv.DictReader(handle)]
+
+    def labelled(items: list[tuple[str, str | None]], language: str) -> list[LabelledQuestion]:
+        return [LabelledQuestion(q, e, language) for q, e in items]
+
+    return {
+        "calibrate": labelled([r for r in rows if bucket(r[0], 5) == 0], "en")
+        + labelled([(q, None) for q, _ in clinc["oos_train"]], "en")
+        + labelled([r for r in polish if bucket(r[0], 2) == 0], "pl")
+        + labelled([(q, None) for q in polish_oos if bucket(q, 2) == 0], "pl"),
+        "en": labelled([r for r in rows if bucket(r[0], 5) != 0], "en")
+        + labelled([(q, None) for q, _ in clinc["oos_val"]], "en"),
+        "pl": labelled([r for r in polish if bucket(r[0], 2) == 1], "pl")
+        + labelled([(q, None) for q in polish_oos if bucket(q, 2) == 1], "pl"),
+    }
+
+
+async def run(data: Path, precision: float, out: Path) -> dict[str, Any]:
+    sets = load_sets(data)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'kb.db'}")
+        await upgrade(db)
+        service = KnowledgeService(db.sessions, Path(tmp), USEEmbedder())
+        started = time.perf_counter()
+        report = await service.import_path(data / "bitext" / "kb")
+        build_s = time.perf_counter() - started
+        results: dict[str, Any] = {
+            "articles": len(report.added),
+            "units": report.index.units,
+            "index_build_s": round(build_s, 1),
+            "questions": {name: len(rows) for name, rows in sets.items()},
+            "modes": {},
+        }
+        for mode in MODES:
+            calibration = await service.calibrate(
+                sets["calibrate"], target=precision, mode=mode, store_it=False
+            )
+            mode_result: dict[str, Any] = {"thresholds": calibration.thresholds}
+            for name in ("en", "pl"):
+                evaluation = await service.evaluate(sets[name], mode=mode, calibration=calibration)
+                metrics = evaluation.metrics.to_dict()
+                metrics.pop("by_language", None)
+                mode_result[name] = metrics
+                with (out / f"kb_eval_{mode}_{name}.jsonl").open("w", encoding="utf-8") as handle:
+                    for prediction in evaluation.predictions:
+                        handle.write(json.dumps(prediction.to_dict(), ensure_ascii=False) + "\n")
+            results["modes"][mode] = mode_result
+        await db.close()
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    head = (
+        f"{'mode':8s} {'set':3s} {'top1':>6s} {'R@5':>6s} {'MRR':>6s} {'cover':>6s} "
+        f"{'prec':>6s} {'OOS ans':>7s}"
+    )
+    lines = [head, "-" * len(head)]
+    for mode, result in results["modes"].items():
+        for name in ("en", "pl"):
+            m = result[name]
+            lines.append(
+                f"{mode:8s} {name:3s} {m['top1']:6.3f} {m['recall_at_5']:6.3f} {m['mrr']:6.3f} "
+                f"{m['coverage']:6.3f} {m['precision_answered']:6.3f} "
+                f"{m['out_of_scope_answered']:7.3f}"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--precision", type=float, default=0.97, help="target precision")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args()
+    if not (args.data / "bitext" / "kb").is_dir():
+        sys.exit(f"error: {args.data}: no bitext/kb folder (use --data)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(run(args.data, args.precision, args.out))
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(
+        f"{results['articles']} articles, {results['units']} units indexed in "
+        f"{results['index_build_s']} s; questions: {results['questions']}"
+    )
+    print(table(results))
+    print(f"thresholds (hybrid): {results['modes']['hybrid']['thresholds']}")
+
+
+if __name__ == "__main__":
+    main()

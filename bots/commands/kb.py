@@ -1,0 +1,484 @@
+"""`relaydesk kb …`: curate the knowledge base (import, publish, versions, export, index),
+calibrate and measure its answers, and list the questions it could not answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from bots.commands.common import (
+    console,
+    err_console,
+    fail,
+    handle_errors,
+    load_settings,
+    print_json,
+    register_user_errors,
+    run,
+)
+from bots.db import Database
+from bots.schema import ensure_current
+from bots.settings import Settings
+from knowledge.articles import STATUSES
+from knowledge.embeddings import make_embedder
+from knowledge.errors import ArticleFormatError, KnowledgeError
+from knowledge.evaluation import read_labelled
+from knowledge.importer import parse_path
+from knowledge.models import Article
+from knowledge.retrieval import MODES
+from knowledge.service import KnowledgeService
+
+register_user_errors(KnowledgeError)
+
+app = typer.Typer(help="Curate, index, calibrate and measure the knowledge base.")
+
+T = TypeVar("T")
+PROGRESS_FROM = 50  # show a progress bar from this many articles or units
+AUTHOR_HELP = "Who makes the change (kept in the article's history)."
+
+
+def knowledge_service(settings: Settings, db: Database) -> KnowledgeService:
+    """The knowledge service for these settings (also used by `init --demo`)."""
+    embedder = make_embedder(
+        settings.embedder,
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        base_url=settings.openai_base_url,
+    )
+    return KnowledgeService(db.sessions, settings.data_dir, embedder, settings.chroma_url)
+
+
+def with_service(work: Callable[[KnowledgeService], Awaitable[T]]) -> T:
+    """Run `work` against a migrated database and the knowledge service, then close."""
+    settings = load_settings()
+
+    async def _run() -> T:
+        db = Database(settings.effective_database_url)
+        try:
+            await ensure_current(db)
+            return await work(knowledge_service(settings, db))
+        finally:
+            await db.close()
+
+    coroutine: Coroutine[Any, Any, T] = _run()
+    return run(coroutine)
+
+
+class ProgressBars:
+    """Rich progress bars on stderr for long imports and index builds."""
+
+    LABELS: ClassVar[dict[str, str]] = {
+        "import": "saving articles",
+        "embed": "embedding",
+        "index": "indexing",
+    }
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress: Progress | None = None
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled or total < PROGRESS_FROM:
+            return
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=err_console,
+                transient=True,
+            )
+            self.progress.start()
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(self.LABELS.get(stage, stage), total=total)
+        self.progress.update(self.tasks[stage], completed=done)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def article_dict(article: Article, *, body: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "slug": article.slug,
+        "title": article.title,
+        "language": article.language,
+        "translation_of": article.translation_of,
+        "department": article.department,
+        "tags": list(article.tags or []),
+        "status": article.status,
+        "questions": list(article.questions or []),
+        "version": article.version,
+        "created_at": article.created_at.isoformat(),
+        "updated_at": article.updated_at.isoformat(),
+    }
+    if body:
+        data["body"] = article.body
+    return data
+
+
+@app.command("import")
+@handle_errors
+def import_(
+    path: Path = typer.Argument(..., help="A folder of Markdown files, a .csv or a .jsonl."),
+    publish: bool = typer.Option(False, "--publish", help="Publish every imported article."),
+    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Import articles: new ones are added, changed ones get a new version, identical ones
+    are skipped. Nothing is imported while any file is bad."""
+    try:
+        problems = parse_path(path).errors
+    except ArticleFormatError as exc:
+        fail(str(exc))
+    if problems:
+        for problem in problems[:20]:
+            err_console.print(f"[red]error:[/red] {escape(problem)}", highlight=False)
+        if len(problems) > 20:
+            err_console.print(f"[red]error:[/red] … and {len(problems) - 20} more", highlight=False)
+        raise typer.Exit(1)
+    bars = ProgressBars(enabled=not as_json)
+    try:
+        report = with_service(
+            lambda kb: kb.import_path(path, author=author, publish=publish, progress=bars)
+        )
+    finally:
+        bars.close()
+    if as_json:
+        print_json(report.to_dict())
+        return
+    for warning in report.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    console.print(
+        f"imported {path}: {len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.unchanged)} skipped (unchanged)",
+        highlight=False,
+    )
+    for label, slugs in (("added", report.added), ("changed", report.changed)):
+        if slugs and len(slugs) <= 20:
+            console.print(f"  {label}: {', '.join(slugs)}", highlight=False)
+    index = report.index
+    console.print(
+        f"index: {len(index.added)} added, {len(index.updated)} updated, "
+        f"{len(index.removed)} removed ({index.units} units embedded)",
+        highlight=False,
+    )
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    status: str | None = typer.Option(None, "--status", help="draft, published or archived."),
+    language: str | None = typer.Option(None, "--lang", help="Only this language."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Articles by slug."""
+    if status is not None and status not in STATUSES:
+        raise typer.BadParameter(f"must be one of {', '.join(STATUSES)}", param_hint="--status")
+    rows = with_service(lambda kb: kb.articles(status=status, language=language))
+    if as_json:
+        print_json([article_dict(a) for a in rows])
+        return
+    table = Table("slug", "lang", "status", "v", "department", "title")
+    for a in rows:
+        table.add_row(a.slug, a.language, a.status, str(a.version), a.department or "-", a.title)
+    console.print(table)
+    console.print(f"{len(rows)} article{'s' if len(rows) != 1 else ''}", style="dim")
+
+
+@app.command("show")
+@handle_errors
+def show(
+    slug: str = typer.Argument(..., help="Article slug."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """One article with its body."""
+    article = with_service(lambda kb: kb.article(slug))
+    data = article_dict(article, body=True)
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"[bold]{escape(data['title'])}[/bold]  [dim]{data['slug']}[/dim]")
+    console.print(
+        f"[dim]{data['language']} · {data['status']} · version {data['version']} · "
+        f"department {data['department'] or '-'} · tags {', '.join(data['tags']) or '-'}"
+        + (f" · translation of {data['translation_of']}" if data["translation_of"] else "")
+        + "[/dim]",
+        highlight=False,
+    )
+    for question in data["questions"]:
+        console.print(f"  [cyan]?[/cyan] {escape(question)}", highlight=False)
+    console.print()
+    console.print(escape(data["body"]), highlight=False)
+
+
+def _status_change(slugs: list[str], author: str, publish: bool) -> None:
+    async def change(kb: KnowledgeService) -> list[tuple[str, bool]]:
+        out = []
+        for slug in slugs:
+            done = await (kb.publish if publish else kb.archive)(slug, author=author)
+            out.append((slug, done))
+        return out
+
+    verb = "published" if publish else "archived"
+    for slug, done in with_service(change):
+        console.print(f"{slug}: {verb}" if done else f"{slug}: already {verb}", highlight=False)
+
+
+@app.command("publish")
+@handle_errors
+def publish(
+    slugs: list[str] = typer.Argument(..., help="Article slugs."),
+    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP),
+) -> None:
+    """Make articles answerable to customers."""
+    _status_change(slugs, author, publish=True)
+
+
+@app.command("archive")
+@handle_errors
+def archive(
+    slugs: list[str] = typer.Argument(..., help="Article slugs."),
+    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP),
+) -> None:
+    """Stop answering from articles (they keep their history)."""
+    _status_change(slugs, author, publish=False)
+
+
+@app.command("history")
+@handle_errors
+def history(
+    slug: str = typer.Argument(..., help="Article slug."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Every version of an article: who, when, what changed."""
+    versions = with_service(lambda kb: kb.history(slug))
+    if as_json:
+        print_json(
+            [
+                {
+                    "version": v.version,
+                    "author": v.author,
+                    "created_at": v.created_at,
+                    "change": v.change,
+                    "content": v.content.to_dict(),
+                }
+                for v in versions
+            ]
+        )
+        return
+    table = Table("version", "when", "who", "what changed")
+    for v in versions:
+        table.add_row(str(v.version), v.created_at[:19].replace("T", " "), v.author, v.change)
+    console.print(table)
+
+
+@app.command("rollback")
+@handle_errors
+def rollback(
+    slug: str = typer.Argument(..., help="Article slug."),
+    version: int = typer.Argument(..., help="The version whose content comes back."),
+    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP),
+) -> None:
+    """Bring back an earlier version's content (as a new version; the status is kept)."""
+    if version < 1:
+        raise typer.BadParameter("versions start at 1", param_hint="VERSION")
+    new = with_service(lambda kb: kb.rollback(slug, version, author=author))
+    console.print(f"{slug}: content of version {version} restored as version {new}")
+
+
+@app.command("export")
+@handle_errors
+def export(
+    folder: Path = typer.Argument(..., help="Folder to write <slug>.md files into."),
+    status: str | None = typer.Option(None, "--status", help="Only articles in this status."),
+) -> None:
+    """Write articles as Markdown with front matter (`kb import` reads them back)."""
+    if folder.exists() and not folder.is_dir():
+        fail(f"{folder} is a file, not a folder")
+    written = with_service(lambda kb: kb.export(folder, status=status))
+    console.print(f"exported {len(written)} articles to {folder}", highlight=False)
+
+
+@app.command("reindex")
+@handle_errors
+def reindex() -> None:
+    """Rebuild the vector index from the published articles (e.g. after changing embedder)."""
+    bars = ProgressBars(enabled=True)
+    try:
+        report = with_service(lambda kb: kb.reindex(progress=bars))
+    finally:
+        bars.close()
+    console.print(
+        f"index rebuilt: {len(report.added)} articles, {report.units} units", highlight=False
+    )
+
+
+@app.command("status")
+@handle_errors
+def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Articles per status, what the index holds, the embedder and the calibration in use."""
+    data = with_service(lambda kb: kb.status())
+    if as_json:
+        print_json(data)
+        return
+    for key, value in data.items():
+        console.print(f"{key}: {value}", highlight=False)
+
+
+@app.command("calibrate")
+@handle_errors
+def calibrate(
+    file: Path = typer.Argument(..., help="CSV with question and expected (slug) columns."),
+    precision: float = typer.Option(0.97, "--precision", help="Target precision of answers."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Fit confidence and per-language answer thresholds on labelled questions (an empty
+    expected marks a question that must be handed off); stored with the index."""
+    if not 0.5 <= precision < 1.0:
+        raise typer.BadParameter("must be at least 0.5 and below 1", param_hint="--precision")
+    rows = read_labelled(file)
+    calibration = with_service(lambda kb: kb.calibrate(rows, target=precision, source=file.name))
+    if as_json:
+        print_json({"target": calibration.target, "languages": calibration.report})
+        return
+    table = Table("language", "questions", "threshold", "precision", "coverage", "OOS answered")
+    for language, r in calibration.report.items():
+        table.add_row(
+            "all" if language == "*" else language,
+            str(int(r["questions"])),
+            f"{r['threshold']:.3f}",
+            f"{r['precision']:.3f}",
+            f"{r['coverage']:.3f}",
+            f"{r['out_of_scope_answered']:.3f}",
+        )
+    console.print(table)
+    console.print(f"calibrated for precision {precision} on {len(rows)} questions; stored")
+
+
+@app.command("ask")
+@handle_errors
+def ask(
+    text: str = typer.Argument(..., help="The customer's question."),
+    lang: str | None = typer.Option(None, "--lang", help="Its language (detected if omitted)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The decision the bot would take, with sources and calibrated confidence."""
+    if not text.strip():
+        raise typer.BadParameter("the question is empty", param_hint="TEXT")
+    if lang is not None and (len(lang) != 2 or not lang.isalpha()):
+        raise typer.BadParameter("must be a two-letter language code", param_hint="--lang")
+
+    async def _ask(kb: KnowledgeService) -> dict[str, Any]:
+        await kb.rank(text, lang)  # surfaces index problems as one-line errors
+        return (await kb.answer(text, lang.lower() if lang else None)).to_dict()
+
+    data = with_service(_ask)
+    if as_json:
+        print_json(data)
+        return
+    article = data["article"]
+    if data["answered"]:
+        console.print(
+            f"[green]answer[/green] (confidence {data['confidence']:.2f} ≥ "
+            f"{data['threshold']:.2f}, {data['language']}) from "
+            f"[bold]{escape(article['title'])}[/bold] [dim]{article['slug']}[/dim]",
+            highlight=False,
+        )
+        console.print(escape(data["passage"]), highlight=False)
+    else:
+        console.print(
+            f"[yellow]hand off[/yellow] ({data['language']}): {escape(data['reason'])}",
+            highlight=False,
+        )
+        if article:
+            console.print(f"best match: {article['slug']} “{escape(article['title'])}”")
+    if data["top"]:
+        console.print(
+            "top: " + ", ".join(f"{t['slug']} {t['score']:.3f}" for t in data["top"]),
+            style="dim",
+            highlight=False,
+        )
+
+
+@app.command("eval")
+@handle_errors
+def eval_(
+    file: Path = typer.Argument(..., help="CSV with question and expected (slug) columns."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    predictions: Path | None = typer.Option(
+        None, "--predictions", help="Write one JSON line per question here."
+    ),
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid, dense, bm25 or rrf."),
+) -> None:
+    """Measure answers on labelled questions: top-1, recall@5, MRR, coverage, precision of
+    answered, out-of-scope answered."""
+    if mode not in MODES:
+        raise typer.BadParameter(f"must be one of {', '.join(MODES)}", param_hint="--mode")
+    rows = read_labelled(file)
+    evaluation = with_service(lambda kb: kb.evaluate(rows, mode=MODES[MODES.index(mode)]))
+    if predictions is not None:
+        predictions.parent.mkdir(parents=True, exist_ok=True)
+        with predictions.open("w", encoding="utf-8") as handle:
+            for prediction in evaluation.predictions:
+                handle.write(json.dumps(prediction.to_dict(), ensure_ascii=False) + "\n")
+    metrics = evaluation.metrics.to_dict()
+    if as_json:
+        print_json(metrics)
+        return
+    table = Table("metric", "all", *metrics["by_language"].keys())
+    for key in (
+        "questions",
+        "in_scope",
+        "out_of_scope",
+        "top1",
+        "recall_at_5",
+        "mrr",
+        "coverage",
+        "precision_answered",
+        "out_of_scope_answered",
+    ):
+        table.add_row(
+            key, str(metrics[key]), *(str(m[key]) for m in metrics["by_language"].values())
+        )
+    console.print(table)
+
+
+@app.command("gaps")
+@handle_errors
+def gaps(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    since: str | None = typer.Option(None, "--since", help="Only questions from this date."),
+    min_size: int = typer.Option(1, "--min-size", help="Hide smaller clusters."),
+) -> None:
+    """Handed-off and 👎 questions, clustered, largest first, with the nearest article."""
+    start: datetime | None = None
+    if since is not None:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError:
+            raise typer.BadParameter(
+                "must be a date like 2026-01-31", param_hint="--since"
+            ) from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+    clusters = with_service(lambda kb: kb.gaps(since=start, min_size=min_size))
+    if as_json:
+        print_json([c.to_dict() for c in clusters])
+        return
+    if not clusters:
+        console.print("no knowledge gaps: nothing was handed off or marked unhelpful")
+        return
+    table = Table("size", "examples", "nearest article")
+    for c in clusters:
+        nearest = f"{c.nearest_slug} ({c.nearest_similarity:.2f})" if c.nearest_slug else "-"
+        table.add_row(str(c.size), "\n".join(c.examples), nearest)
+    console.print(table)

@@ -1,0 +1,231 @@
+"""Calibrated confidence and per-language answer thresholds.
+
+A small logistic model turns the retrieval features of a question's best match (dense score,
+margins to the runner-up, lexical score, cross-lingual or not) into the probability that the
+match is right; it is fitted on labelled questions, including out-of-scope ones (expected
+empty), which count as wrong whatever they match. For each language the threshold is the
+lowest confidence at which the answered questions reach the target precision (and at least
+MIN_ANSWERED are answered, so that a lucky handful does not set it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import yaml
+
+from knowledge.errors import CalibrationError
+from knowledge.retrieval import FEATURES
+
+DEFAULT_TARGET = 0.97
+MIN_LANGUAGE_SAMPLES = 40
+MIN_CLASS_SAMPLES = 8
+FALLBACK = "*"
+MIN_ANSWERED = 5
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled question, as the retriever saw it."""
+
+    language: str
+    features: Sequence[float]
+    correct: bool  # its top answer is the expected article (False when out of scope)
+    in_scope: bool = True
+
+
+@dataclass
+class Logistic:
+    """p = sigmoid(w . (x - mean) / scale + bias)."""
+
+    weights: list[float]
+    bias: float
+    mean: list[float]
+    scale: list[float]
+
+    def __call__(self, x: Sequence[float]) -> float:
+        z = self.bias
+        for w, v, m, s in zip(self.weights, x, self.mean, self.scale, strict=False):
+            z += w * (v - m) / s
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": self.weights, "bias": self.bias, "mean": self.mean, "scale": self.scale}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Logistic:
+        return cls(
+            weights=[float(v) for v in data["weights"]],
+            bias=float(data["bias"]),
+            mean=[float(v) for v in data["mean"]],
+            scale=[float(v) for v in data["scale"]],
+        )
+
+
+def fit_logistic(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], *, l2: float = 0.01
+) -> Logistic:
+    """Logistic regression by Newton's method on standardised features (L2-regularised)."""
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    z = (x - mean) / scale
+    design = np.hstack([z, np.ones((len(z), 1))])
+    weights = np.zeros(design.shape[1])
+    penalty = np.eye(design.shape[1]) * l2 * len(z)
+    penalty[-1, -1] = 0.0
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ weights, -30, 30)))
+        gradient = design.T @ (p - y) + penalty @ weights
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + penalty
+        step = np.linalg.solve(hessian + 1e-9 * np.eye(len(weights)), gradient)
+        weights -= step
+        if np.abs(step).max() < 1e-7:
+            break
+    return Logistic(
+        weights=[float(w) for w in weights[:-1]],
+        bias=float(weights[-1]),
+        mean=[float(m) for m in mean],
+        scale=[float(s) for s in scale],
+    )
+
+
+def choose_threshold(
+    confidences: Sequence[float], correct: Sequence[bool], target: float
+) -> tuple[float, float, float]:
+    """The lowest threshold whose answered set reaches `target` precision with at least
+    MIN_ANSWERED answers; returns (threshold, precision, coverage). 1.0 if none does."""
+    pairs = sorted(zip(confidences, correct, strict=True), key=lambda p: -p[0])
+    best = (1.0, 1.0, 0.0)
+    right = 0
+    for answered, (confidence, ok) in enumerate(pairs, start=1):
+        right += int(ok)
+        is_last_of_tie = answered == len(pairs) or pairs[answered][0] < confidence
+        if not is_last_of_tie:
+            continue
+        if answered >= MIN_ANSWERED and right / answered >= target:
+            best = (float(confidence), right / answered, answered / len(pairs))
+    return best
+
+
+@dataclass
+class Calibration:
+    """Confidence models and thresholds per language (`*` for languages without their own)."""
+
+    models: dict[str, Logistic]
+    thresholds: dict[str, float]
+    target: float = DEFAULT_TARGET
+    report: dict[str, dict[str, float]] = field(default_factory=dict)
+    source: str = "default"
+
+    def _model(self, language: str) -> Logistic:
+        return self.models.get(language) or self.models[FALLBACK]
+
+    def confidence(self, features: Sequence[float], language: str) -> float:
+        """The probability that the best match is right."""
+        return self._model(language)(features)
+
+    def threshold(self, language: str) -> float:
+        """The confidence from which the bot answers in `language`."""
+        return self.thresholds.get(language, self.thresholds[FALLBACK])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(FEATURES),
+            "models": {k: m.to_dict() for k, m in self.models.items()},
+            "thresholds": self.thresholds,
+            "target": self.target,
+            "report": self.report,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        if list(data.get("features", [])) != list(FEATURES):
+            raise CalibrationError("the stored calibration uses other features: recalibrate")
+        models = {k: Logistic.from_dict(v) for k, v in data["models"].items()}
+        thresholds = {k: float(v) for k, v in data["thresholds"].items()}
+        if FALLBACK not in models or FALLBACK not in thresholds:
+            raise CalibrationError("the stored calibration has no fallback model")
+        return cls(
+            models=models,
+            thresholds=thresholds,
+            target=float(data.get("target", DEFAULT_TARGET)),
+            report={k: dict(v) for k, v in (data.get("report") or {}).items()},
+            source=str(data.get("source", "calibrated")),
+        )
+
+
+def fit(
+    samples: Sequence[Sample], *, target: float = DEFAULT_TARGET, source: str = ""
+) -> Calibration:
+    """Fit confidence models and thresholds on labelled questions."""
+    if not 0.5 <= target < 1.0:
+        raise CalibrationError(f"the target precision must be in [0.5, 1), not {target}")
+    positives = sum(1 for s in samples if s.correct)
+    negatives = len(samples) - positives
+    if positives < MIN_CLASS_SAMPLES or negatives < MIN_CLASS_SAMPLES:
+        raise CalibrationError(
+            f"calibration needs at least {MIN_CLASS_SAMPLES} questions the knowledge base answers "
+            f"right and {MIN_CLASS_SAMPLES} it should not answer (out-of-scope rows have an empty "
+            f"expected column); got {positives} and {negatives}"
+        )
+
+    def arrays(items: Sequence[Sample]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        x = np.array([list(s.features) for s in items], dtype=np.float64)
+        y = np.array([1.0 if s.correct else 0.0 for s in items])
+        return x, y
+
+    models = {FALLBACK: fit_logistic(*arrays(samples))}
+    languages = sorted({s.language for s in samples})
+    for language in languages:
+        mine = [s for s in samples if s.language == language]
+        right = sum(1 for s in mine if s.correct)
+        if len(mine) >= MIN_LANGUAGE_SAMPLES and min(right, len(mine) - right) >= MIN_CLASS_SAMPLES:
+            models[language] = fit_logistic(*arrays(mine))
+    calibration = Calibration(models=models, thresholds={}, target=target, source=source)
+    thresholds: dict[str, float] = {}
+    report: dict[str, dict[str, float]] = {}
+    for language in [*languages, FALLBACK]:
+        mine = [s for s in samples if language in (FALLBACK, s.language)]
+        model_language = language if language in models else FALLBACK
+        confidences = [models[model_language](s.features) for s in mine]
+        threshold, precision, coverage = choose_threshold(
+            confidences, [s.correct for s in mine], target
+        )
+        thresholds[language] = threshold
+        in_scope = [c for c, s in zip(confidences, mine, strict=True) if s.in_scope]
+        out_scope = [c for c, s in zip(confidences, mine, strict=True) if not s.in_scope]
+        report[language] = {
+            "questions": float(len(mine)),
+            "threshold": round(threshold, 4),
+            "precision": round(precision, 4),
+            "coverage": round(sum(c >= threshold for c in in_scope) / max(len(in_scope), 1), 4),
+            "out_of_scope_answered": round(
+                sum(c >= threshold for c in out_scope) / max(len(out_scope), 1), 4
+            ),
+            "answered": round(coverage, 4),
+        }
+    calibration.thresholds = thresholds
+    calibration.report = report
+    return calibration
+
+
+def default() -> Calibration:
+    """The calibration shipped with relaydesk (fitted on the demo knowledge base and its
+    questions, our own writing), used until `relaydesk kb calibrate` stores one."""
+    text = (
+        resources.files("knowledge")
+        .joinpath("data/default_calibration.yaml")
+        .read_text(encoding="utf-8")
+    )
+    data = yaml.safe_load(text)
+    calibration = Calibration.from_dict(data)
+    calibration.source = "default"
+    return calibration

@@ -1,0 +1,1 @@
+"""Data files of the knowledge package: the Polish-English glossary, the default calibration."""

@@ -1,0 +1,125 @@
+"""Answer-quality metrics over labelled questions (what `kb eval` and the bench report)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from knowledge.errors import CalibrationError
+
+
+@dataclass(frozen=True)
+class LabelledQuestion:
+    """A question and the slug that should answer it (None: out of scope, hand it off)."""
+
+    question: str
+    expected: str | None
+    language: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the knowledge base did with one labelled question."""
+
+    question: str
+    expected: str | None
+    language: str
+    decision: str  # answer | handoff
+    slug: str | None  # the top article (also when handed off)
+    top: list[str]
+    confidence: float
+    correct_top1: bool  # the top article is the expected one (its translation counts)
+    rank: int | None  # 1-based rank of the expected article in `top`, None if absent
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Metrics:
+    """Retrieval and decision quality."""
+
+    questions: int = 0
+    in_scope: int = 0
+    out_of_scope: int = 0
+    top1: float = 0.0
+    recall_at_5: float = 0.0
+    mrr: float = 0.0
+    coverage: float = 0.0
+    precision_answered: float = 0.0
+    out_of_scope_answered: float = 0.0
+    answered: int = 0
+    by_language: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _rate(numerator: int, denominator: int) -> float:
+    return round(numerator / denominator, 4) if denominator else 0.0
+
+
+def _metrics(predictions: Sequence[Prediction]) -> Metrics:
+    in_scope = [p for p in predictions if p.expected]
+    out_scope = [p for p in predictions if not p.expected]
+    answered = [p for p in predictions if p.decision == "answer"]
+    right_answers = [p for p in answered if p.expected and p.correct_top1]
+    return Metrics(
+        questions=len(predictions),
+        in_scope=len(in_scope),
+        out_of_scope=len(out_scope),
+        top1=_rate(sum(p.correct_top1 for p in in_scope), len(in_scope)),
+        recall_at_5=_rate(sum(p.rank is not None and p.rank <= 5 for p in in_scope), len(in_scope)),
+        mrr=round(sum(1.0 / p.rank for p in in_scope if p.rank) / len(in_scope), 4)
+        if in_scope
+        else 0.0,
+        coverage=_rate(sum(p.decision == "answer" for p in in_scope), len(in_scope)),
+        precision_answered=_rate(len(right_answers), len(answered)),
+        out_of_scope_answered=_rate(sum(p.decision == "answer" for p in out_scope), len(out_scope)),
+        answered=len(answered),
+    )
+
+
+def summarise(predictions: Sequence[Prediction]) -> Metrics:
+    """Metrics over all predictions, and per detected language."""
+    overall = _metrics(predictions)
+    for language in sorted({p.language for p in predictions}):
+        part = _metrics([p for p in predictions if p.language == language])
+        overall.by_language[language] = {
+            k: v for k, v in part.to_dict().items() if k != "by_language"
+        }
+    return overall
+
+
+def read_labelled(path: Path) -> list[LabelledQuestion]:
+    """Rows of a CSV with `question` and `expected` columns (optional `language`); an empty
+    `expected` marks a question the knowledge base must not answer."""
+    if not path.exists():
+        raise CalibrationError(f"{path}: no such file")
+    rows: list[LabelledQuestion] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        reader.fieldnames = columns
+        if "question" not in columns or "expected" not in columns:
+            raise CalibrationError(
+                f"{path}:1: needs the columns question and expected "
+                f"(found: {', '.join(columns) or 'none'})"
+            )
+        line = 2
+        for row in reader:
+            question = (row.get("question") or "").strip()
+            if not question:
+                line = reader.line_num + 1
+                continue
+            expected = (row.get("expected") or "").strip() or None
+            language = (row.get("language") or "").strip().lower() or None
+            rows.append(LabelledQuestion(question, expected, language, line))
+            line = reader.line_num + 1
+    if not rows:
+        raise CalibrationError(f"{path}: no questions")
+    return rows

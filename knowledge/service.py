@@ -1,0 +1,843 @@
+"""The knowledge base as a service: answer-or-hand-off, search and passages for agents and
+drafting, feedback and gaps, and the curation operations behind `relaydesk kb`.
+
+Built from an `async_sessionmaker` (the SQL store is the source of truth), a data folder (the
+embedded Chroma index lives in `<data_dir>/index`), an embedder and an optional Chroma server
+URL. Blocking work (embedding, Chroma) runs in threads. Customer-facing calls never raise on
+an unavailable index: they hand off and say why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from knowledge import calibration as calibration_module
+from knowledge import demo, store
+from knowledge.articles import ArticleData
+from knowledge.calibration import Calibration, Sample
+from knowledge.chunking import units as article_units
+from knowledge.embeddings import Embedder
+from knowledge.errors import CalibrationError, KnowledgeError
+from knowledge.evaluation import LabelledQuestion, Metrics, Prediction, summarise
+from knowledge.gaps import Cluster, central, cluster
+from knowledge.glossary import gloss
+from knowledge.importer import parse_path, write_markdown
+from knowledge.index import ChromaIndex
+from knowledge.language import detect
+from knowledge.models import AnswerLog, Article, Feedback
+from knowledge.retrieval import Mode, Ranking, Snapshot, UnitRecord, feature_vector
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+EMBED_BATCH = 256
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """The article an answer comes from."""
+
+    slug: str
+    title: str
+    language: str
+    department: str | None
+    body: str  # the passage shown to the customer (Markdown)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Answer or hand off, with the evidence."""
+
+    answered: bool
+    confidence: float  # calibrated probability that `article` is the right answer
+    language: str  # the question's language (given or detected)
+    article: ArticleRef | None  # the best article (also when handing off), in `language` if any
+    passage: str
+    top: list[tuple[str, float]]
+    reason: str  # why it was handed off ('' when answered)
+    threshold: float = 1.0
+    other_language: bool = False  # the article is not in the customer's language
+
+    @property
+    def slug(self) -> str | None:
+        return self.article.slug if self.article else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": "answer" if self.answered else "handoff",
+            "answered": self.answered,
+            "confidence": round(self.confidence, 4),
+            "threshold": round(self.threshold, 4),
+            "language": self.language,
+            "article": self.article.to_dict() if self.article else None,
+            "passage": self.passage,
+            "other_language": self.other_language,
+            "top": [{"slug": slug, "score": round(score, 4)} for slug, score in self.top],
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A piece of an article for agents and drafting."""
+
+    slug: str
+    title: str
+    text: str
+    score: float
+    language: str = "en"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SyncReport:
+    """What an index update did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    units: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ImportReport:
+    """What an import did; `index` is the index update that followed."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    index: SyncReport = field(default_factory=SyncReport)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["skipped"] = data.pop("unchanged")
+        return data
+
+
+@dataclass
+class Evaluation:
+    """`kb eval`: metrics and one prediction per question."""
+
+    metrics: Metrics
+    predictions: list[Prediction]
+
+
+def _handoff(language: str, reason: str) -> Decision:
+    return Decision(
+        answered=False,
+        confidence=0.0,
+        language=language,
+        article=None,
+        passage="",
+        top=[],
+        reason=reason,
+    )
+
+
+class KnowledgeService:
+    """Answers from the published knowledge base, and curates it."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        data_dir: Path,
+        embedder: Embedder,
+        chroma_url: str | None = None,
+        *,
+        refresh_s: float = 2.0,
+    ) -> None:
+        self.sessions = sessions
+        self.data_dir = data_dir
+        self.embedder = embedder
+        self.index = ChromaIndex(
+            path=None if chroma_url else data_dir / "index",
+            url=chroma_url,
+            embedder=embedder.name,
+            dim=embedder.dim,
+        )
+        self.refresh_s = refresh_s
+        self._snapshot: Snapshot | None = None
+        self._calibration: Calibration | None = None
+        self._generation: int | None = None
+        self._checked_at = 0.0
+        self._load_lock = asyncio.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the model and the index now rather than on the first question; problems are
+        logged (questions are then handed off), not raised."""
+        warm = getattr(self.embedder, "warm_up", None)
+        try:
+            if callable(warm):
+                await asyncio.to_thread(warm)
+            await self._current(force=True)
+        except KnowledgeError as exc:
+            log.warning("knowledge base not ready: %s", exc)
+
+    async def _read_generation(self) -> int:
+        async with self.sessions() as session:
+            return await store.generation(session)
+
+    async def _load(self, *, reopen: bool) -> None:
+        def load() -> tuple[Snapshot, dict[str, Any] | None]:
+            if reopen:
+                self.index.reopen()
+            stored = self.index.load()
+            records = [
+                UnitRecord(unit_id, document, meta)
+                for unit_id, document, meta in zip(
+                    stored.ids, stored.documents, stored.metadatas, strict=True
+                )
+            ]
+            snapshot = Snapshot(records, stored.vectors, ann=self.index.query)
+            return snapshot, self.index.calibration()
+
+        snapshot, stored_calibration = await asyncio.to_thread(load)
+        calibration = None
+        if stored_calibration is not None:
+            try:
+                calibration = Calibration.from_dict(stored_calibration)
+            except (CalibrationError, KeyError, TypeError, ValueError) as exc:
+                log.warning("ignoring the stored calibration: %s", exc)
+        self._snapshot = snapshot
+        self._calibration = calibration or calibration_module.default()
+
+    async def _current(self, *, force: bool = False) -> Snapshot:
+        """The in-memory knowledge base, reloaded when another process changed the index."""
+        now = time.monotonic()
+        if not force and self._snapshot is not None and now - self._checked_at < self.refresh_s:
+            return self._snapshot
+        async with self._load_lock:
+            if not force and self._snapshot is not None and now - self._checked_at < self.refresh_s:
+                return self._snapshot
+            generation = await self._read_generation()
+            if force or self._snapshot is None or generation != self._generation:
+                await self._load(reopen=self._snapshot is not None)
+                self._generation = generation
+            self._checked_at = time.monotonic()
+            assert self._snapshot is not None
+            return self._snapshot
+
+    @property
+    def calibration(self) -> Calibration:
+        """The calibration in use (the shipped default until `kb calibrate` stores one)."""
+        return self._calibration or calibration_module.default()
+
+    # -- answering ------------------------------------------------------------------------
+
+    async def _embed(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        return await asyncio.to_thread(self.embedder.embed, list(texts))
+
+    def _rank(
+        self,
+        snapshot: Snapshot,
+        text: str,
+        language: str,
+        vectors: np.ndarray[Any, np.dtype[np.float32]],
+        gloss_text: str,
+        *,
+        mode: Mode = "hybrid",
+        k: int = 5,
+    ) -> Ranking:
+        return snapshot.rank(
+            text,
+            vectors[0],
+            language=language,
+            gloss=gloss_text,
+            gloss_vector=vectors[1] if gloss_text and len(vectors) > 1 else None,
+            mode=mode,
+            k=k,
+        )
+
+    @staticmethod
+    def _gloss(text: str, language: str) -> str:
+        return gloss(text) if language == "pl" else ""
+
+    async def rank(
+        self, text: str, language: str | None = None, *, mode: Mode = "hybrid", k: int = 5
+    ) -> tuple[Ranking, str]:
+        """The ranking for one question and its language (raises KnowledgeError)."""
+        text = text.strip()[:MAX_QUESTION_CHARS]
+        lang = language or detect(text)
+        snapshot = await self._current()
+        gloss_text = self._gloss(text, lang)
+        vectors = await self._embed([text, gloss_text] if gloss_text else [text])
+        return self._rank(snapshot, text, lang, vectors, gloss_text, mode=mode, k=k), lang
+
+    def _decide(
+        self,
+        snapshot: Snapshot,
+        ranking: Ranking,
+        language: str,
+        calibration: Calibration | None = None,
+    ) -> Decision:
+        top = ranking.top
+        if top is None:
+            return _handoff(language, "the knowledge base has no published articles")
+        calibration = calibration or self.calibration
+        confidence = calibration.confidence(feature_vector(ranking.features), language)
+        threshold = calibration.threshold(language)
+        entry = snapshot.article(top.slug)
+        assert entry is not None
+        article = ArticleRef(
+            slug=entry.slug,
+            title=entry.title,
+            language=entry.language,
+            department=entry.department,
+            body=ranking.passage,
+        )
+        answered = confidence >= threshold
+        reason = (
+            ""
+            if answered
+            else f"confidence {confidence:.2f} is below the {threshold:.2f} needed to answer"
+        )
+        return Decision(
+            answered=answered,
+            confidence=confidence,
+            language=language,
+            article=article,
+            passage=ranking.passage,
+            top=[(hit.slug, hit.score) for hit in ranking.hits],
+            reason=reason,
+            threshold=threshold,
+            other_language=entry.language != language,
+        )
+
+    async def answer(self, text: str, language: str | None = None) -> Decision:
+        """Answer from a published article when the calibrated confidence is high enough,
+        otherwise hand off. Never raises: an unavailable index is a hand-off with a reason."""
+        clean = text.strip()
+        lang = language or detect(clean)
+        if not clean:
+            return _handoff(lang, "the message has no text")
+        try:
+            snapshot = await self._current()
+            ranking, lang = await self.rank(clean, lang)
+            return self._decide(snapshot, ranking, lang)
+        except KnowledgeError as exc:
+            log.warning("knowledge base unavailable: %s", exc)
+            return _handoff(lang, f"the knowledge base is unavailable: {exc}")
+        except Exception as exc:  # the index or model failed in an unexpected way
+            log.exception("knowledge base failed on a question")
+            return _handoff(lang, f"the knowledge base failed: {type(exc).__name__}")
+
+    async def search(self, text: str, language: str | None = None, k: int = 5) -> list[Passage]:
+        """The `k` best articles for a question, each with its closest passage (for agents)."""
+        if not text.strip():
+            return []
+        snapshot = await self._current()
+        ranking, _ = await self.rank(text, language, k=k)
+        out = []
+        for hit in ranking.hits[:k]:
+            entry = snapshot.article(hit.slug)
+            if entry is None:
+                continue
+            out.append(
+                Passage(
+                    slug=hit.slug,
+                    title=entry.title,
+                    text=snapshot.passage(hit.slug, ranking.unit_scores),
+                    score=hit.score,
+                    language=entry.language,
+                )
+            )
+        return out
+
+    async def passages(self, text: str, language: str | None = None, k: int = 3) -> list[Passage]:
+        """The best passages for drafting a reply (plain data: drafting imports nothing of
+        ours). Empty when the index is unavailable."""
+        try:
+            return await self.search(text, language, k)
+        except KnowledgeError as exc:
+            log.warning("no passages for drafting: %s", exc)
+            return []
+
+    # -- answer log and feedback ----------------------------------------------------------
+
+    async def log_answer(
+        self,
+        session: AsyncSession,
+        decision: Decision,
+        question: str,
+        *,
+        channel: str | None = None,
+        customer_ref: str | None = None,
+        ticket_ref: str | None = None,
+    ) -> int:
+        """Record a decision in the caller's transaction; returns the answer id that 👍/👎
+        buttons carry."""
+        row = AnswerLog(
+            question=question[:MAX_QUESTION_CHARS],
+            language=decision.language,
+            answered=decision.answered,
+            slug=decision.slug,
+            confidence=float(decision.confidence),
+            reason=decision.reason[:300],
+            channel=channel,
+            customer_ref=customer_ref,
+            ticket_ref=ticket_ref,
+        )
+        session.add(row)
+        await session.flush()
+        return int(row.id)
+
+    async def record_feedback(
+        self,
+        session: AsyncSession,
+        *,
+        helpful: bool,
+        answer_id: int | None = None,
+        slug: str | None = None,
+        question: str | None = None,
+        language: str | None = None,
+        customer_ref: str | None = None,
+    ) -> int:
+        """Store a 👍 (helpful) or 👎 in the caller's transaction; the answer's question,
+        article and language fill what is not given. Returns the feedback id."""
+        if answer_id is not None:
+            answer = await session.get(AnswerLog, answer_id)
+            if answer is None:
+                raise KnowledgeError(f"no answer with id {answer_id}")
+            slug = slug or answer.slug
+            question = question or answer.question
+            language = language or answer.language
+            customer_ref = customer_ref or answer.customer_ref
+        if answer_id is None and slug is None:
+            raise KnowledgeError("feedback needs an answer id or an article slug")
+        row = Feedback(
+            answer_id=answer_id,
+            slug=slug,
+            question=(question or "")[:MAX_QUESTION_CHARS],
+            language=language,
+            helpful=helpful,
+            customer_ref=customer_ref,
+        )
+        session.add(row)
+        await session.flush()
+        return int(row.id)
+
+    async def erase_question_texts(self, session: AsyncSession, customer_ref: str) -> int:
+        """Delete a customer's logged questions and feedback (GDPR erasure), in the caller's
+        transaction; returns the number of rows removed."""
+        return await store.erase_customer(session, customer_ref)
+
+    # -- curation -------------------------------------------------------------------------
+
+    async def import_path(
+        self,
+        path: Path,
+        *,
+        author: str = "admin",
+        publish: bool = False,
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        """Import a folder of Markdown, a .csv or a .jsonl: new articles are added, changed
+        ones get a new version, identical ones are skipped. Nothing is imported if any file
+        is bad. The index is updated afterwards."""
+        parsed = await asyncio.to_thread(parse_path, path)
+        parsed.raise_errors()
+        report = ImportReport(warnings=list(parsed.warnings))
+        total = len(parsed.articles)
+        async with self.sessions() as session:
+            for done, (article, _source) in enumerate(parsed.articles, start=1):
+                data = article.with_status("published") if publish else article
+                outcome = await store.save(session, data, author=author)
+                {"added": report.added, "changed": report.changed}.get(
+                    outcome, report.unchanged
+                ).append(data.slug)
+                if progress is not None:
+                    progress("import", done, total)
+            slugs = {a.slug for a in await store.list_articles(session)}
+            for article, source in parsed.articles:
+                if article.translation_of and article.translation_of not in slugs:
+                    report.warnings.append(
+                        f"{source}: translation_of {article.translation_of!r} is not an article"
+                    )
+            await session.commit()
+        report.index = await self.sync_index(progress=progress)
+        return report
+
+    async def _change_status(self, slug: str, status: str, author: str) -> bool:
+        async with self.sessions() as session:
+            changed = await store.set_status(session, slug, status, author=author)
+            await session.commit()
+        if changed:
+            await self.sync_index()
+        return changed
+
+    async def publish(self, slug: str, *, author: str = "admin") -> bool:
+        """Make an article answerable; returns False if it already was published."""
+        return await self._change_status(slug, "published", author)
+
+    async def archive(self, slug: str, *, author: str = "admin") -> bool:
+        """Take an article out of answers (kept with its history); False if already archived."""
+        return await self._change_status(slug, "archived", author)
+
+    async def rollback(self, slug: str, version: int, *, author: str = "admin") -> int:
+        """Restore the content of an earlier version as a new version; returns its number."""
+        async with self.sessions() as session:
+            article = await store.rollback(session, slug, version, author=author)
+            new_version = article.version
+            await session.commit()
+        await self.sync_index()
+        return new_version
+
+    async def history(self, slug: str) -> list[store.VersionInfo]:
+        """Every version of an article, oldest first."""
+        async with self.sessions() as session:
+            return await store.history(session, slug)
+
+    async def articles(
+        self, *, status: str | None = None, language: str | None = None
+    ) -> list[Article]:
+        """Stored articles, by slug."""
+        async with self.sessions() as session:
+            return await store.list_articles(session, status=status, language=language)
+
+    async def article(self, slug: str) -> Article:
+        """One stored article (any status)."""
+        async with self.sessions() as session:
+            return await store.get(session, slug)
+
+    async def export(self, folder: Path, *, status: str | None = None) -> list[Path]:
+        """Write every article (or those in `status`) as Markdown that `import` reads back."""
+        async with self.sessions() as session:
+            rows = await store.list_articles(session, status=status)
+            articles: list[ArticleData] = [store.to_data(a) for a in rows]
+
+        def write() -> list[Path]:
+            return [write_markdown(article, folder) for article in articles]
+
+        return await asyncio.to_thread(write)
+
+    async def load_demo(self, *, progress: Progress | None = None) -> ImportReport:
+        """Import, publish and index the demo knowledge base, then calibrate it on its own
+        labelled questions. Running it again changes nothing."""
+        report = await self.import_path(demo.FOLDER, author="demo", publish=True, progress=progress)
+        current = await asyncio.to_thread(self.index.calibration)
+        if report.added or report.changed or not current or current.get("source") != "demo":
+            rows = [
+                LabelledQuestion(question, expected, language, number)
+                for number, (question, expected, language) in enumerate(demo.questions(), start=1)
+            ]
+            await self.calibrate(rows, source="demo", progress=progress)
+        return report
+
+    # -- index ----------------------------------------------------------------------------
+
+    async def _embed_batches(
+        self, texts: Sequence[str], progress: Progress | None
+    ) -> np.ndarray[Any, np.dtype[np.float32]]:
+        blocks = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            blocks.append(await self._embed(texts[start : start + EMBED_BATCH]))
+            if progress is not None:
+                progress("embed", min(start + EMBED_BATCH, len(texts)), len(texts))
+        if not blocks:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.vstack(blocks).astype(np.float32, copy=False)
+
+    async def sync_index(
+        self, *, progress: Progress | None = None, rebuild: bool = False
+    ) -> SyncReport:
+        """Bring the index in line with the published articles (only what changed is
+        re-embedded; `rebuild` starts from an empty index, e.g. after changing embedder)."""
+        async with self.sessions() as session:
+            articles = await store.published(session)
+        kept_calibration: dict[str, Any] | None = None
+        if rebuild:
+            kept_calibration = await asyncio.to_thread(self.index.reset)
+        indexed = await asyncio.to_thread(self.index.article_hashes)
+        wanted = {a.slug: a for a in articles}
+        report = SyncReport()
+        for slug, content_hash in indexed.items():
+            if slug not in wanted:
+                report.removed.append(slug)
+            elif wanted[slug].content_hash() != content_hash:
+                report.updated.append(slug)
+        for slug in wanted:
+            if slug not in indexed:
+                report.added.append(slug)
+        todo = [wanted[s] for s in [*report.updated, *report.added]]
+        ids: list[str] = []
+        documents: list[str] = []
+        metadatas: list[dict[str, Any]] = []
+        for article in todo:
+            for unit in article_units(article):
+                ids.append(unit.id)
+                documents.append(unit.text)
+                meta: dict[str, Any] = {
+                    "slug": article.slug,
+                    "kind": unit.kind,
+                    "language": article.language,
+                    "group": article.group,
+                    "title": article.title,
+                    "department": article.department or "",
+                    "hash": article.content_hash(),
+                    "position": unit.position,
+                }
+                if unit.kind == "chunk":
+                    meta["passage"] = unit.passage
+                metadatas.append(meta)
+        report.units = len(ids)
+        if report.changed or rebuild:
+            vectors = await self._embed_batches(documents, progress)
+
+            def write() -> None:
+                self.index.replace(
+                    [*report.removed, *report.updated],
+                    ids,
+                    vectors,
+                    documents,
+                    metadatas,
+                    progress=(lambda n: progress("index", n, len(ids))) if progress else None,
+                )
+                if rebuild and kept_calibration is not None:
+                    self.index.store_calibration(kept_calibration)
+
+            await asyncio.to_thread(write)
+            await self._changed()
+        elif not await asyncio.to_thread(self.index.exists):
+            await asyncio.to_thread(self.index.reset)
+        return report
+
+    async def _changed(self) -> None:
+        """Tell every process the index changed, and reload ours."""
+        async with self.sessions() as session:
+            generation = await store.bump_generation(session)
+            await session.commit()
+        await self._load(reopen=False)
+        self._generation = generation
+        self._checked_at = time.monotonic()
+
+    async def remove_articles(self, slugs: Sequence[str]) -> None:
+        """Drop articles from the index at once (e.g. erased with a customer's data), even
+        before the transaction deleting their rows commits."""
+        if not slugs:
+            return
+        await asyncio.to_thread(
+            self.index.replace,
+            list(slugs),
+            [],
+            np.zeros((0, self.embedder.dim), np.float32),
+            [],
+            [],
+        )
+        await self._changed()
+
+    async def reindex(self, *, progress: Progress | None = None) -> SyncReport:
+        """Rebuild the index from the published articles with the current embedder."""
+        return await self.sync_index(progress=progress, rebuild=True)
+
+    async def status(self) -> dict[str, Any]:
+        """Counts of articles and indexed units, the embedder and the calibration in use."""
+        async with self.sessions() as session:
+            counts = await store.count_articles(session)
+        snapshot = await self._current(force=True)
+        return {
+            "articles": counts,
+            "indexed_articles": len(snapshot),
+            "indexed_units": snapshot.unit_count,
+            "embedder": self.embedder.name,
+            "index": self.index.where,
+            "calibration": self.calibration.source,
+        }
+
+    # -- calibration and evaluation -------------------------------------------------------
+
+    async def _rank_many(
+        self,
+        rows: Sequence[LabelledQuestion],
+        *,
+        mode: Mode = "hybrid",
+        progress: Progress | None = None,
+    ) -> tuple[Snapshot, list[tuple[Ranking, str]]]:
+        snapshot = await self._current()
+        languages = [row.language or detect(row.question) for row in rows]
+        glosses = [
+            self._gloss(row.question, lang) for row, lang in zip(rows, languages, strict=True)
+        ]
+        texts = [row.question for row in rows] + [g for g in glosses if g]
+        vectors = await self._embed_batches(texts, progress)
+        out: list[tuple[Ranking, str]] = []
+        gloss_row = len(rows)
+        for i, (row, lang, gloss_text) in enumerate(zip(rows, languages, glosses, strict=True)):
+            if gloss_text:
+                pair = np.vstack([vectors[i], vectors[gloss_row]])
+                gloss_row += 1
+            else:
+                pair = vectors[i : i + 1]
+            out.append(
+                (self._rank(snapshot, row.question, lang, pair, gloss_text, mode=mode, k=10), lang)
+            )
+        return snapshot, out
+
+    @staticmethod
+    def _check_expected(snapshot: Snapshot, rows: Sequence[LabelledQuestion]) -> None:
+        unknown = [r for r in rows if r.expected and snapshot.article(r.expected) is None]
+        if unknown:
+            first = unknown[0]
+            raise CalibrationError(
+                f"line {first.line}: expected article {first.expected!r} is not published "
+                f"({len(unknown)} row{'s' if len(unknown) != 1 else ''} name unknown articles)"
+            )
+
+    @staticmethod
+    def _same_group(snapshot: Snapshot, slug: str | None, expected: str | None) -> bool:
+        if slug is None or expected is None:
+            return False
+        a, b = snapshot.article(slug), snapshot.article(expected)
+        return a is not None and b is not None and a.group == b.group
+
+    async def calibrate(
+        self,
+        rows: Sequence[LabelledQuestion],
+        *,
+        target: float = calibration_module.DEFAULT_TARGET,
+        source: str = "calibrated",
+        mode: Mode = "hybrid",
+        store_it: bool = True,
+        progress: Progress | None = None,
+    ) -> Calibration:
+        """Fit confidence and per-language thresholds on labelled questions (empty expected =
+        out of scope) and store them with the index (`store_it=False` only returns them)."""
+        snapshot, ranked = await self._rank_many(rows, mode=mode, progress=progress)
+        if not len(snapshot):
+            raise CalibrationError("the knowledge base has no published articles to calibrate")
+        self._check_expected(snapshot, rows)
+        samples = []
+        for row, (ranking, lang) in zip(rows, ranked, strict=True):
+            top = ranking.top
+            correct = bool(row.expected) and self._same_group(
+                snapshot, top.slug if top else None, row.expected
+            )
+            samples.append(
+                Sample(lang, feature_vector(ranking.features), correct, bool(row.expected))
+            )
+        fitted = calibration_module.fit(samples, target=target, source=source)
+        if store_it:
+            await asyncio.to_thread(self.index.store_calibration, fitted.to_dict())
+            await self._changed()
+        return fitted
+
+    async def evaluate(
+        self,
+        rows: Sequence[LabelledQuestion],
+        *,
+        mode: Mode = "hybrid",
+        calibration: Calibration | None = None,
+        progress: Progress | None = None,
+    ) -> Evaluation:
+        """Decisions for labelled questions, and the metrics of `kb eval` (`calibration`
+        replaces the stored one, e.g. to compare retrieval modes)."""
+        snapshot, ranked = await self._rank_many(rows, mode=mode, progress=progress)
+        self._check_expected(snapshot, rows)
+        predictions = []
+        for row, (ranking, lang) in zip(rows, ranked, strict=True):
+            decision = self._decide(snapshot, ranking, lang, calibration)
+            top = [hit.slug for hit in ranking.hits]
+            rank = next(
+                (
+                    i
+                    for i, s in enumerate(top, start=1)
+                    if self._same_group(snapshot, s, row.expected)
+                ),
+                None,
+            )
+            predictions.append(
+                Prediction(
+                    question=row.question,
+                    expected=row.expected,
+                    language=lang,
+                    decision="answer" if decision.answered else "handoff",
+                    slug=decision.slug,
+                    top=top[:5],
+                    confidence=round(decision.confidence, 4),
+                    correct_top1=rank == 1,
+                    rank=rank,
+                )
+            )
+        return Evaluation(summarise(predictions), predictions)
+
+    # -- gaps -----------------------------------------------------------------------------
+
+    async def gaps(
+        self, *, since: datetime | None = None, limit: int = 5000, min_size: int = 1
+    ) -> list[Cluster]:
+        """Handed-off and 👎 questions grouped by meaning, largest group first, each with
+        examples and the nearest article."""
+        async with self.sessions() as session:
+            handed = select(AnswerLog.question, AnswerLog.language).where(
+                AnswerLog.answered.is_(False)
+            )
+            unhelpful = select(Feedback.question, Feedback.language).where(
+                Feedback.helpful.is_(False)
+            )
+            if since is not None:
+                handed = handed.where(AnswerLog.created_at >= since)
+                unhelpful = unhelpful.where(Feedback.created_at >= since)
+            handed_rows = (
+                await session.execute(handed.order_by(AnswerLog.id.desc()).limit(limit))
+            ).all()
+            unhelpful_rows = (
+                await session.execute(unhelpful.order_by(Feedback.id.desc()).limit(limit))
+            ).all()
+        items = [(q, lang or "", "handoff") for q, lang in handed_rows if q and q.strip()]
+        items += [(q, lang or "", "unhelpful") for q, lang in unhelpful_rows if q and q.strip()]
+        if not items:
+            return []
+        vectors = await self._embed_batches([q for q, _, _ in items], None)
+        try:
+            snapshot: Snapshot | None = await self._current()
+        except KnowledgeError:
+            snapshot = None
+        out = []
+        for members in cluster(vectors):
+            if len(members) < min_size:
+                continue
+            examples = list(
+                dict.fromkeys(items[i][0].strip() for i in central(vectors, members, 10))
+            )[:3]
+            found = Cluster(
+                size=len(members),
+                examples=examples,
+                languages=sorted({items[i][1] for i in members if items[i][1]}),
+                handed_off=sum(1 for i in members if items[i][2] == "handoff"),
+                unhelpful=sum(1 for i in members if items[i][2] == "unhelpful"),
+                members=list(members),
+            )
+            if snapshot is not None and len(snapshot):
+                centroid = vectors[list(members)].mean(axis=0)
+                centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-9)
+                nearest = snapshot.nearest(centroid.astype(np.float32))
+                if nearest is not None:
+                    found.nearest_slug, found.nearest_similarity = nearest
+            out.append(found)
+        return out
