@@ -91,6 +91,16 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
 
+    def secret_values(self) -> list[str]:
+        """Every secret's value (tokens, signing secrets, API keys), for log scrubbing."""
+        values = [
+            value.get_secret_value()
+            for value in self.__dict__.values()
+            if isinstance(value, SecretStr)
+        ]
+        password = make_url_password(self.database_url)
+        return [v for v in (*values, password) if v]
+
     @property
     def effective_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""
@@ -111,6 +121,19 @@ class Settings(BaseSettings):
     @property
     def llm_enabled(self) -> bool:
         return self.openai_api_key is not None or self.openai_base_url is not None
+
+
+def make_url_password(url: str | None) -> str | None:
+    """The password inside a database URL, if any."""
+    if not url:
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password
+    except ArgumentError:
+        return None
 
 
 CHANNEL_VARIABLES: dict[str, list[str]] = {

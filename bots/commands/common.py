@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
@@ -14,6 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from bots import logs
 from bots.errors import RelaydeskError
 from bots.settings import Settings
 from tickets.errors import TicketError
@@ -49,11 +48,8 @@ def load_settings() -> Settings:
 
 
 def setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """Logging for a long-running command: ids only, secrets masked (see `bots.logs`)."""
+    logs.configure(settings.log_level, settings.secret_values())
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
