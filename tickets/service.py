@@ -172,6 +172,33 @@ async def list_tickets(
     return (await session.scalars(query)).all()
 
 
+async def update_customer(
+    session: AsyncSession,
+    customer: Customer,
+    *,
+    tier: str | None = None,
+    add_tags: Sequence[str] = (),
+    remove_tags: Sequence[str] = (),
+    name: str | None = None,
+    language: str | None = None,
+) -> Customer:
+    """Change what routing and SLA policies look at: tier (standard, vip, ...) and tags."""
+    if tier is not None:
+        if not tier.strip() or len(tier) > 32:
+            raise TicketInputError("a customer tier is a short word such as standard or vip")
+        customer.tier = tier.strip()
+    if add_tags or remove_tags:
+        tags = [t for t in (customer.tags or []) if t not in set(remove_tags)]
+        tags.extend(t for t in add_tags if t and t not in tags)
+        customer.tags = tags
+    if name is not None:
+        customer.name = name
+    if language is not None:
+        customer.language = language
+    await session.flush()
+    return customer
+
+
 async def list_agents(session: AsyncSession) -> Sequence[Agent]:
     """Every agent row (helpdesk.yaml's agents once synced), by Slack id."""
     return await agent_store.list_agents(session)
@@ -780,6 +807,11 @@ class Helpdesk:
         )
         await session.flush()
         return rating
+
+    async def set_summary(self, session: AsyncSession, ticket: Ticket, summary: str) -> None:
+        """Store the ticket's summary (written for agents, e.g. by the drafter at hand-off)."""
+        ticket.summary = summary.strip()
+        await session.flush()
 
     # -- agents, SLA tick -------------------------------------------------------------------
 

@@ -556,3 +556,68 @@ def agents(
             "yes" if row["available"] else "away",
         )
     console.print(table)
+
+
+@app.command("customer")
+@handle_errors
+def customer(
+    ref: str = typer.Argument(..., metavar="CUSTOMER", help="Customer id, or channel:user."),
+    tier: str | None = typer.Option(None, "--tier", help="Set the tier, e.g. vip or standard."),
+    tag: list[str] = typer.Option([], "--tag", help="Add a tag (repeatable)."),
+    untag: list[str] = typer.Option([], "--untag", help="Remove a tag (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """A customer's tier, tags, identities and ticket history; --tier/--tag change them."""
+    from bots.privacy import resolve_customer
+
+    async def _customer() -> dict[str, Any]:
+        services = build(load_settings(), knowledge=False)
+        try:
+            await ensure_current(services.db)
+            async with services.db.session() as session:
+                found = await resolve_customer(session, ref)
+                if tier is not None or tag or untag:
+                    await service.update_customer(
+                        session, found, tier=tier, add_tags=tag, remove_tags=untag
+                    )
+                    await session.commit()
+                history = await service.customer_history(session, found.id)
+                return {
+                    "id": found.id,
+                    "name": found.name,
+                    "language": found.language,
+                    "tier": found.tier,
+                    "tags": list(found.tags or []),
+                    "identities": [
+                        {"channel": i.channel, "external_id": i.external_id}
+                        for i in found.identities
+                    ],
+                    "tickets": [
+                        {
+                            "number": t.number,
+                            "status": t.status,
+                            "department": t.department,
+                            "subject": t.subject,
+                            "created_at": t.created_at.isoformat(),
+                        }
+                        for t in history
+                    ],
+                }
+        finally:
+            await services.close()
+
+    data = run(_customer())
+    if as_json:
+        print_json(data)
+        return
+    tags = ", ".join(data["tags"]) or "no tags"
+    console.print(
+        f"[bold]customer {data['id']}[/bold] {data['name']} · {data['tier']} · {tags}",
+        highlight=False,
+    )
+    for ticket in data["tickets"]:
+        console.print(
+            f"  #{ticket['number']} {ticket['status']} · {ticket['department'] or '-'} · "
+            f"{ticket['subject']}",
+            highlight=False,
+        )

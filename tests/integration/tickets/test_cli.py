@@ -230,3 +230,29 @@ def test_a_wrong_helpdesk_yaml_stops_each_command(
         ("tickets", "resolve", "1001"),
     ):
         assert error(*command, env=bad) == expected
+
+
+def test_customer_tier_feeds_routing_and_sla(env: dict[str, str | None]) -> None:
+    ok("tickets", "open", "--customer", "77", "--channel", "slack", "--text", "hello", env=env)
+    data = ok("tickets", "customer", "slack:77", "--tier", "vip", "--tag", "b2b", "--json", env=env)
+    assert (data["tier"], data["tags"]) == ("vip", ["b2b"])
+    assert [t["number"] for t in data["tickets"]] == [1001]
+    opened = ok(
+        "tickets",
+        "open",
+        "--customer",
+        "77",
+        "--channel",
+        "slack",
+        "--text",
+        "hello again",
+        "--json",
+        env=env,
+    )
+    assert opened["customer"]["tier"] == "vip"
+    assert (opened["priority"], opened["tags"], opened["sla"]["policy"]) == ("high", ["vip"], "vip")
+    untagged = ok("tickets", "customer", "1", "--untag", "b2b", "--json", env=env)
+    assert untagged["tags"] == [] and len(untagged["tickets"]) == 2
+    assert error("tickets", "customer", "nobody", env=env) == (
+        "error: 'nobody' is neither a customer id nor channel:user (telegram:12345)"
+    )

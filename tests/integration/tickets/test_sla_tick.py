@@ -127,3 +127,53 @@ async def test_two_concurrent_tickers_fire_each_warning_and_breach_once(db: Data
         assert (kinds["sla_warning"], kinds["sla_breach"], kinds["tier"]) == (1, 1, 1)
         ticket = await reload(db, number)
         assert (ticket.tier, ticket.priority) == ("L2", "high")
+
+
+async def test_next_response_clock_warns_and_breaches(db: Database) -> None:
+    desk = Helpdesk(make_config())  # standard: next response 4h, warn at 80% (3h12m)
+    number = await open_one(db, desk, "a question", MONDAY_8)
+    async with db.session() as session:
+        ticket = await get_ticket(session, number)
+        await desk.add_message(
+            session,
+            ticket,
+            direction="out",
+            author_kind="agent",
+            author_id="UA",
+            text="Hi",
+            channel="console",
+            now=local(2026, 3, 2, 9),
+        )
+        await session.commit()
+    await open_one(db, desk, "thanks, one more thing", local(2026, 3, 2, 14))
+    # 2h on Monday + 2h on Tuesday: due Tuesday 10:00; warning Tuesday 09:12.
+    assert (await reload(db, number)).next_response_due == local(2026, 3, 3, 10)
+    async with db.session() as session:
+        assert await desk.tick(session, local(2026, 3, 3, 9, 11)) == []
+        warned = await desk.tick(session, local(2026, 3, 3, 9, 13))
+        breached = await desk.tick(session, local(2026, 3, 3, 10, 1))
+        await session.commit()
+    assert [(e.kind, e.clock) for e in warned] == [("warning", "next_response")]
+    assert [(e.kind, e.clock, e.channel) for e in breached] == [
+        ("breach", "next_response", "CGENERAL")
+    ]
+    # The agent answers: the clock stops; the customer's next message starts a fresh one.
+    async with db.session() as session:
+        ticket = await get_ticket(session, number)
+        await desk.add_message(
+            session,
+            ticket,
+            direction="out",
+            author_kind="agent",
+            author_id="UA",
+            text="Done",
+            channel="console",
+            now=local(2026, 3, 3, 11),
+        )
+        await session.commit()
+    assert (await reload(db, number)).next_response_due is None
+    await open_one(db, desk, "great", local(2026, 3, 3, 12))
+    fresh = await reload(db, number)
+    assert fresh.next_response_due == local(2026, 3, 3, 16)  # 12:00 + 4h
+    assert (fresh.next_response_warned, fresh.next_response_breached) == (False, False)
+    assert fresh.sla_breached is True
