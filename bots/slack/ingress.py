@@ -6,13 +6,21 @@ check (5-minute window, constant-time compare) and before authorization, stores 
 body in the inbox (`bots.pipeline.store.ingest`, unique on the event id or interaction id) and
 only then returns the 200 (HTTP) or lets Bolt ack the envelope (Socket Mode). The inbox worker
 does the rest. Redeliveries (`X-Slack-Retry-Num`) hit the unique id and are no-ops.
+
+The commit runs on its own thread and event loop (`IngestThread`, with its own connection
+pool): the workers share the server's event loop, and a busy worker would otherwise hold every
+acknowledgement back behind its own steps.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+import aiohttp
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -34,11 +42,60 @@ log = logging.getLogger(__name__)
 PATH = "/slack/events"
 
 
+class IngestThread:
+    """Commits inbox rows on a thread of its own, so acks never queue behind the workers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._db: Database | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the thread (idempotent)."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            ready = threading.Event()
+
+            def serve() -> None:
+                loop = asyncio.new_event_loop()
+                asyncio.set_event_loop(loop)
+                self._loop = loop
+                self._db = Database(self.url)
+                ready.set()
+                loop.run_forever()
+                loop.run_until_complete(self._db.close())
+                loop.close()
+
+            self._thread = threading.Thread(target=serve, name="slack-ingest", daemon=True)
+            self._thread.start()
+            ready.wait(10)
+
+    def stop(self) -> None:
+        """Close its connections and end the thread."""
+        with self._lock:
+            if self._thread is None or self._loop is None:
+                return
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._thread = None
+            self._loop = None
+
+    async def ingest(self, **values: Any) -> bool:
+        """`bots.pipeline.store.ingest` on the ingest thread; awaited from any loop."""
+        self.start()
+        assert self._loop is not None and self._db is not None
+        future = asyncio.run_coroutine_threadsafe(ingest(self._db, **values), self._loop)
+        return await asyncio.wrap_future(future)
+
+
 class InboxMiddleware(AsyncMiddleware):
     """Stores each verified Slack request in the inbox before it is acknowledged."""
 
-    def __init__(self, db: Database, wakeup: Wakeup | None = None) -> None:
-        self.db = db
+    def __init__(self, ingester: IngestThread, wakeup: Wakeup | None = None) -> None:
+        self.ingester = ingester
         self.wakeup = wakeup
 
     async def async_process(
@@ -56,8 +113,7 @@ class InboxMiddleware(AsyncMiddleware):
             log.debug("slack: %s not handled, acknowledged", body.get("type"))
             return BoltResponse(status=200, body="")
         try:
-            stored = await ingest(
-                self.db,
+            stored = await self.ingester.ingest(
                 channel=CHANNEL,
                 platform_id=message.platform_id,
                 chat_key=message.chat.key,
@@ -80,7 +136,7 @@ class InboxMiddleware(AsyncMiddleware):
 
 def build_app(
     client: AsyncWebClient,
-    db: Database,
+    ingester: IngestThread,
     *,
     signing_secret: str | None,
     wakeup: Wakeup | None = None,
@@ -93,7 +149,7 @@ def build_app(
         process_before_response=True,
         request_verification_enabled=signing_secret is not None,
         ignoring_self_events_enabled=False,  # done by parsing: bot posts are not stored
-        before_authorize=InboxMiddleware(db, wakeup),
+        before_authorize=InboxMiddleware(ingester, wakeup),
     )
 
 
@@ -107,25 +163,44 @@ def events_route(app: AsyncApp) -> Route:
     return Route(PATH, endpoint, methods=["POST"])
 
 
-class SocketMode:
-    """Socket Mode connection (when `SLACK_APP_TOKEN` is set): ingest, then ack the envelope."""
+class SlackLifecycle:
+    """Runs beside the workers: the ingest thread, one HTTP session for every Web API call
+    (connections reused), and the Socket Mode connection when `SLACK_APP_TOKEN` is set."""
 
-    def __init__(self, app: AsyncApp, app_token: str, client: AsyncWebClient) -> None:
+    def __init__(
+        self,
+        app: AsyncApp,
+        client: AsyncWebClient,
+        ingester: IngestThread,
+        *,
+        app_token: str | None = None,
+    ) -> None:
         self.app = app
-        self.app_token = app_token
         self.client = client
-        self.handler: AsyncSocketModeHandler | None = None
+        self.ingester = ingester
+        self.app_token = app_token
+        self.socket: AsyncSocketModeHandler | None = None
 
     async def start(self) -> None:
-        """Open the WebSocket (apps.connections.open, then connect); reconnects on its own."""
-        self.handler = AsyncSocketModeHandler(
-            self.app, app_token=self.app_token, web_client=self.client
-        )
-        await self.handler.connect_async()
-        log.info("slack: Socket Mode connected")
+        """Start ingesting; connect Socket Mode (apps.connections.open, then the WebSocket)."""
+        self.ingester.start()
+        if self.client.session is None or self.client.session.closed:
+            self.client.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.client.timeout)
+            )
+        if self.app_token is not None:
+            self.socket = AsyncSocketModeHandler(
+                self.app, app_token=self.app_token, web_client=self.client
+            )
+            await self.socket.connect_async()
+            log.info("slack: Socket Mode connected")
 
     async def stop(self) -> None:
-        """Close the WebSocket."""
-        if self.handler is not None:
-            await self.handler.close_async()
-            self.handler = None
+        """Close the WebSocket, the HTTP session and the ingest thread."""
+        if self.socket is not None:
+            await self.socket.close_async()
+            self.socket = None
+        if self.client.session is not None:
+            await self.client.session.close()
+            self.client.session = None
+        await asyncio.to_thread(self.ingester.stop)
