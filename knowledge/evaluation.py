@@ -95,6 +95,12 @@ def summarise(predictions: Sequence[Prediction]) -> Metrics:
     return overall
 
 
+def row_line(reader: csv.DictReader[str], row: dict[str, Any]) -> int:
+    """The line a CSV record starts on (records may span lines; blank lines are skipped)."""
+    inner = sum(str(v).count("\n") for v in row.values() if v is not None)
+    return reader.line_num - inner
+
+
 def read_labelled(path: Path) -> list[LabelledQuestion]:
     """Rows of a CSV with `question` and `expected` columns (optional `language`); an empty
     `expected` marks a question the knowledge base must not answer."""
@@ -110,16 +116,13 @@ def read_labelled(path: Path) -> list[LabelledQuestion]:
                 f"{path}:1: needs the columns question and expected "
                 f"(found: {', '.join(columns) or 'none'})"
             )
-        line = 2
         for row in reader:
             question = (row.get("question") or "").strip()
             if not question:
-                line = reader.line_num + 1
                 continue
             expected = (row.get("expected") or "").strip() or None
             language = (row.get("language") or "").strip().lower() or None
-            rows.append(LabelledQuestion(question, expected, language, line))
-            line = reader.line_num + 1
+            rows.append(LabelledQuestion(question, expected, language, row_line(reader, row)))
     if not rows:
         raise CalibrationError(f"{path}: no questions")
     return rows

@@ -18,6 +18,7 @@ import yaml
 
 from knowledge.articles import KNOWN_FIELDS, ArticleData, from_fields, to_markdown
 from knowledge.errors import ArticleFormatError
+from knowledge.evaluation import row_line
 from knowledge.language import detect
 
 SUFFIXES = (".md", ".markdown", ".csv", ".jsonl")
@@ -208,12 +209,11 @@ def parse_csv(
         ignored = [c for c in columns if c not in KNOWN_FIELDS | {"question", "answer"}]
         if ignored:
             warnings.append(f"{path}: ignored columns: {', '.join(ignored)}")
-        line = 2
         for row in reader:
+            line = row_line(reader, row)
             if None in row:
                 raise ArticleFormatError(f"{path}:{line}: more values than columns")
-            if not any((v or "").strip() for v in row.values()):
-                line = reader.line_num + 1
+            if not any(isinstance(v, str) and v.strip() for v in row.values()):
                 continue
             try:
                 yield (
@@ -224,7 +224,6 @@ def parse_csv(
                 )
             except ArticleFormatError as exc:
                 raise ArticleFormatError(f"{path}:{line}: {exc}") from None
-            line = reader.line_num + 1
 
 
 def parse_jsonl(path: Path, default_status: str) -> Iterator[tuple[ArticleData, Source]]:

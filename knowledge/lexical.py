@@ -38,7 +38,7 @@ STOP_WORDS = frozenset(
     lub albo oraz a u za pod nad przy bez by byc byl byla bylo sa ma moge mozna mozesz
     moim mojego mojej moich moje swoj swoje swojego swojej ja ty on ona my wy oni one go jej
     ich nam wam was nas sobie siebie czyli jednak wiec zeby aby gdy jesli jezeli dzien dobry
-    witam czesc hej pomoc pomocy pomoz prosic potrzebuje
+    witam czesc hej pomoc pomocy pomoz prosic potrzebuje nr
     """.split()
 )
 

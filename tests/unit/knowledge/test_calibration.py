@@ -1,0 +1,97 @@
+"""Calibration maths: the logistic confidence, thresholds for a target precision, storage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from knowledge.calibration import (
+    FALLBACK,
+    Calibration,
+    Sample,
+    choose_threshold,
+    default,
+    fit,
+    fit_logistic,
+)
+from knowledge.errors import CalibrationError
+from knowledge.retrieval import FEATURES
+
+
+def test_logistic_learns_a_separable_rule() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] + 0.2 * rng.normal(size=400) > 0).astype(float)
+    model = fit_logistic(x, y)
+    assert model([2.0, 0.0]) > 0.95
+    assert model([-2.0, 0.0]) < 0.05
+    assert abs(model.weights[0]) > 5 * abs(model.weights[1])
+
+
+def test_threshold_is_the_lowest_that_keeps_the_precision() -> None:
+    confidences = [0.99, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5]
+    correct = [True, True, True, True, True, True, False, True]
+    threshold, precision, coverage = choose_threshold(confidences, correct, 0.85)
+    # at 0.5: 7/8 = 0.875 >= 0.85, the lowest threshold that qualifies
+    assert (threshold, precision, coverage) == (0.5, 0.875, 1.0)
+    threshold, precision, _ = choose_threshold(confidences, correct, 0.9)
+    assert (threshold, precision) == (0.7, 1.0)
+
+
+def test_threshold_needs_enough_answers() -> None:
+    assert choose_threshold([0.9, 0.8], [True, True], 0.9)[0] == 1.0
+    assert choose_threshold([0.9] * 3 + [0.1] * 5, [False] * 8, 0.9)[0] == 1.0
+
+
+def samples(language: str, n: int, seed: int) -> list[Sample]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        correct = bool(rng.random() < 0.6)
+        center = 0.7 if correct else 0.35
+        features = [center + 0.1 * rng.normal(), 0.1, 0.1, 0.5, center, 0.0]
+        out.append(Sample(language, features, correct, in_scope=correct or rng.random() < 0.5))
+    return out
+
+
+def test_fit_gives_each_language_its_threshold_and_report() -> None:
+    calibration = fit(samples("en", 200, 1) + samples("pl", 60, 2), target=0.95)
+    assert set(calibration.models) == {"en", "pl", FALLBACK}
+    assert set(calibration.thresholds) == {"en", "pl", FALLBACK}
+    report = calibration.report["en"]
+    assert report["precision"] >= 0.95
+    assert 0 < report["coverage"] <= 1
+    good = [0.8, 0.1, 0.1, 0.5, 0.8, 0.0]
+    bad = [0.3, 0.1, 0.1, 0.5, 0.3, 0.0]
+    assert calibration.confidence(good, "en") > calibration.threshold("en")
+    assert calibration.confidence(bad, "en") < calibration.threshold("en")
+    # a language without its own model falls back to the pooled one
+    assert calibration.threshold("de") == calibration.thresholds[FALLBACK]
+
+
+def test_round_trip_through_a_dict() -> None:
+    calibration = fit(samples("en", 120, 3), target=0.9, source="test.csv")
+    again = Calibration.from_dict(calibration.to_dict())
+    features = [0.6, 0.1, 0.2, 0.4, 0.7, 0.0]
+    assert again.confidence(features, "en") == pytest.approx(calibration.confidence(features, "en"))
+    assert again.thresholds == calibration.thresholds
+    assert again.source == "test.csv"
+
+
+def test_too_few_examples_of_a_class_is_refused() -> None:
+    only_right = [Sample("en", [0.9] * len(FEATURES), True) for _ in range(50)]
+    with pytest.raises(CalibrationError, match="out-of-scope rows have an empty"):
+        fit(only_right)
+    with pytest.raises(CalibrationError, match="target precision"):
+        fit(samples("en", 100, 4), target=1.0)
+
+
+def test_other_features_are_refused_and_a_default_ships() -> None:
+    data = fit(samples("en", 120, 5)).to_dict()
+    data["features"] = ["dense"]
+    with pytest.raises(CalibrationError, match="other features"):
+        Calibration.from_dict(data)
+    shipped = default()
+    assert shipped.source == "default"
+    assert 0.5 < shipped.threshold("en") < 1.0
+    assert 0.5 < shipped.threshold("pl") <= 1.0

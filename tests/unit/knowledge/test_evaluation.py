@@ -1,0 +1,71 @@
+"""Metrics of `kb eval` and the labelled-question file format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge.errors import CalibrationError
+from knowledge.evaluation import Prediction, read_labelled, summarise
+
+
+def prediction(expected: str | None, decision: str, top: list[str], lang: str = "en") -> Prediction:
+    rank = next((i for i, s in enumerate(top, start=1) if s == expected), None)
+    return Prediction(
+        question="q",
+        expected=expected,
+        language=lang,
+        decision=decision,
+        slug=top[0] if top else None,
+        top=top,
+        confidence=0.5,
+        correct_top1=rank == 1,
+        rank=rank,
+    )
+
+
+def test_metrics() -> None:
+    predictions = [
+        prediction("a", "answer", ["a", "b"]),  # right, answered
+        prediction("a", "handoff", ["b", "a"]),  # rank 2, handed off
+        prediction("b", "answer", ["a", "c", "d", "e", "f", "b"]),  # wrong answer, rank 6
+        prediction(None, "answer", ["a"]),  # out of scope, answered: a false answer
+        prediction(None, "handoff", ["b"], lang="pl"),
+    ]
+    m = summarise(predictions)
+    assert (m.questions, m.in_scope, m.out_of_scope, m.answered) == (5, 3, 2, 3)
+    assert m.top1 == round(1 / 3, 4)
+    assert m.recall_at_5 == round(2 / 3, 4)
+    assert m.mrr == round((1 + 1 / 2 + 1 / 6) / 3, 4)
+    assert m.coverage == round(2 / 3, 4)
+    assert m.precision_answered == round(1 / 3, 4)
+    assert m.out_of_scope_answered == 0.5
+    assert m.by_language["pl"]["out_of_scope_answered"] == 0.0
+    assert m.by_language["en"]["questions"] == 4
+
+
+def test_read_labelled(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text(
+        "question,expected,language\nWhere is my parcel?,track-order,\n\nWeather?,,en\n",
+        encoding="utf-8",
+    )
+    rows = read_labelled(path)
+    assert [(r.question, r.expected, r.language, r.line) for r in rows] == [
+        ("Where is my parcel?", "track-order", None, 2),
+        ("Weather?", None, "en", 4),
+    ]
+
+
+def test_read_labelled_errors(tmp_path: Path) -> None:
+    with pytest.raises(CalibrationError, match="no such file"):
+        read_labelled(tmp_path / "missing.csv")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("text,label\na,b\n", encoding="utf-8")
+    with pytest.raises(CalibrationError, match=r"wrong\.csv:1: needs the columns question and"):
+        read_labelled(wrong)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("question,expected\n", encoding="utf-8")
+    with pytest.raises(CalibrationError, match="no questions"):
+        read_labelled(empty)
