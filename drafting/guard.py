@@ -14,27 +14,54 @@ from dataclasses import dataclass, field
 
 from drafting.redaction import PLACEHOLDER, SENSITIVE, Redactor, find_pii
 
-_INJECTION = re.compile(
-    r"(?i)"
-    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,40}"
-    r"\b(?:instructions?|rules|prompts?|guidelines|polic(?:y|ies)|directives?)\b"
-    r"|\b(?:system|developer|hidden|initial)\s+(?:prompt|instructions?)\b"
-    r"|\b(?:reveal|print|show|repeat|output|leak)\b[^.!?\n]{0,30}"
-    r"\b(?:prompt|instructions?|rules|configuration)\b"
-    r"|\byou\s+are\s+now\b|\bact\s+as\s+(?:an?\s+)?(?:admin|developer|system|dan)\b"
-    r"|\bjailbreak|\bDAN\s+mode|\bdeveloper\s+mode\b|\bnew\s+instructions?\s*:"
-    r"|<\|?im_(?:start|end)\|?>|\[/?INST\]|</?(?:system|ticket_message|kb_passage|draft)\b"
-    r"|^\s*(?:system|assistant)\s*:"
-    r"|\b(?:z?ignoruj|pomiń|pomin|zapomnij)\b[^.!?\n]{0,40}"
-    r"\b(?:instrukcj\w*|polece\w*|zasad\w*|reguł\w*|regul\w*)\b"
-    r"|\bprompt\w*\s+systemow\w*|\bjesteś\s+teraz\b|\bjestes\s+teraz\b"
-    r"|\b(?:ujawnij|pokaż|pokaz|wypisz)\b[^.!?\n]{0,30}\b(?:prompt\w*|instrukcj\w*|zasad\w*)"
+# Each rule: words that must occur (a cheap test on the lower-cased text), then the pattern.
+_INJECTION_RULES: list[tuple[tuple[str, ...], str]] = [
+    (
+        ("ignor", "disregard", "forget", "override", "bypass"),
+        r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,40}"
+        r"\b(?:instructions?|rules|prompts?|guidelines|polic(?:y|ies)|directives?)\b",
+    ),
+    (
+        ("system", "developer", "hidden", "initial"),
+        r"\b(?:system|developer|hidden|initial)\s+(?:prompt|instructions?)\b",
+    ),
+    (
+        ("reveal", "print", "show", "repeat", "output", "leak"),
+        r"\b(?:reveal|print|show|repeat|output|leak)\b[^.!?\n]{0,30}"
+        r"\b(?:prompt|instructions?|rules|configuration)\b",
+    ),
+    (("now",), r"\byou\s+are\s+now\b"),
+    (("act",), r"\bact\s+as\s+(?:an?\s+)?(?:admin|developer|system|dan)\b"),
+    (("jailbreak",), r"jailbreak"),
+    (("mode",), r"\b(?:dan|developer)\s+mode\b"),
+    (("instruction",), r"\bnew\s+instructions?\s*:"),
+    (("im_", "[inst]", "[/inst]", "<"), r"<\|?im_(?:start|end)\|?>|\[/?inst\]"),
+    (("<",), r"</?(?:system|ticket_message|kb_passage|draft|agent_signature)\b"),
+    (("system", "assistant"), r"(?m)^\s*(?:system|assistant)\s*:"),
+    (
+        ("ignoruj", "pomiń", "pomin", "zapomnij"),
+        r"\b(?:z?ignoruj|pomiń|pomin|zapomnij)\b[^.!?\n]{0,40}"
+        r"\b(?:instrukcj\w*|polece\w*|zasad\w*|reguł\w*|regul\w*)",
+    ),
+    (("prompt",), r"\bprompt\w*\s+systemow\w*"),
+    (("teraz",), r"\bjeste[śs]\s+teraz\b"),
+    (
+        ("ujawnij", "pokaż", "pokaz", "wypisz"),
+        r"\b(?:ujawnij|pokaż|pokaz|wypisz)\b[^.!?\n]{0,30}\b(?:prompt|instrukcj|zasad)",
+    ),
     # asking for someone else's data
-    r"|\b(?:previous|other|another|last)\s+(?:customer|client|user)s?'?s?\b[^.!?\n]{0,30}"
-    r"|\b(?:data|details|e-?mail|phone|address)\w*\s+of\s+(?:the\s+)?(?:previous|other|another)"
-    r"|\bdane\w*\s+(?:poprzedni\w*|inn\w*)\s+klient\w*",
-    re.MULTILINE,
-)
+    (
+        ("customer", "client", "user"),
+        r"\b(?:previous|other|another|last)\s+(?:customer|client|user)",
+    ),
+    (
+        (" of ",),
+        r"\b(?:data|details|e-?mail|phone|address)\w*\s+of\s+(?:the\s+)?"
+        r"(?:previous|other|another)",
+    ),
+    (("klient",), r"\bdane\w*\s+(?:poprzedni\w*|inn\w*)\s+klient"),
+]
+_INJECTION = [(words, re.compile(pattern)) for words, pattern in _INJECTION_RULES]
 
 # Money back or something for free: a draft may offer it only when a passage or agent did.
 PROMISES = {
@@ -69,7 +96,12 @@ WITHHOLD = frozenset(
 
 def looks_like_injection(text: str) -> bool:
     """True when `text` tries to instruct an AI (ignore the rules, reveal the prompt, …)."""
-    return _INJECTION.search(text) is not None
+    lowered = text.lower()
+    return any(
+        pattern.search(lowered) is not None
+        for words, pattern in _INJECTION
+        if any(word in lowered for word in words)
+    )
 
 
 def sentences(text: str) -> list[str]:
@@ -79,6 +111,8 @@ def sentences(text: str) -> list[str]:
 
 def without_instructions(text: str) -> str:
     """`text` with every sentence that tries to instruct an AI left out."""
+    if not looks_like_injection(text):
+        return text
     kept = [s for s in sentences(text) if not looks_like_injection(s)]
     return " ".join(kept)
 

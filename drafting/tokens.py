@@ -14,20 +14,16 @@ import re
 MESSAGE_OVERHEAD = 4
 REPLY_PRIMING = 3
 
-_PIECE = re.compile(r"([^\W\d_]+)|(\d+)|(\S)", re.UNICODE)
+_LETTERS = re.compile(r"[^\W\d_]+")
+_DIGITS = re.compile(r"\d+")
+_OTHER = re.compile(r"[^\w\s]|_")
 
 
 def estimate_tokens(text: str) -> int:
     """Approximate number of tokens in `text` (see the module docstring for the rule)."""
-    count = 0
-    for letters, digits, _other in _PIECE.findall(text):
-        if letters:
-            count += -(-len(letters) // 4)
-        elif digits:
-            count += -(-len(digits) // 3)
-        else:
-            count += 1
-    return count
+    letters = sum((len(run) + 3) // 4 for run in _LETTERS.findall(text))
+    digits = sum((len(run) + 2) // 3 for run in _DIGITS.findall(text))
+    return letters + digits + len(_OTHER.findall(text))
 
 
 def estimate_message_tokens(contents: list[str]) -> int:
