@@ -29,7 +29,9 @@ from tests.integration.telegram.conftest import (
 from tickets.models import CsatRating, Message, Ticket
 
 
-async def say(desk: Relaydesk, update: dict[str, Any], replies: int = 1) -> list[str]:
+async def say(
+    desk: Relaydesk, update: dict[str, Any], replies: int = 1, *, within: float = 30.0
+) -> list[str]:
     """Post an update as Telegram would and return the texts the chat received for it."""
     chat_id = (update.get("message") or update.get("edited_message") or {}).get("chat", {}).get(
         "id"
@@ -37,9 +39,12 @@ async def say(desk: Relaydesk, update: dict[str, Any], replies: int = 1) -> list
     before = len(desk.api.texts(chat_id))
     assert (await desk.post(update)).status_code == 200
     calls = await desk.api.wait_for(
-        "sendMessage", before + replies, where=lambda c: c.params["chat_id"] == chat_id
+        "sendMessage",
+        before + replies,
+        where=lambda c: c.params["chat_id"] == chat_id,
+        within=within,
     )
-    await desk.settle()
+    await desk.settle(within)
     return [c.params["text"] for c in calls[before:]]
 
 
@@ -248,7 +253,8 @@ async def test_a_knowledge_base_answer_shows_its_article_and_buttons_that_work(
         await demo.close()
     async with running(settings, api, knowledge=True) as desk:
         await api.wait_for("setWebhook")
-        (answer,) = await say(desk, message_update(6012, "How do I cancel my order?"))
+        question = message_update(6012, "How do I cancel my order?")
+        (answer,) = await say(desk, question, within=90)  # the first query warms the model
         assert "Cancelling an order" in answer  # the article's title
         assert "My account" in answer  # in the article's own words
         (call,) = api.calls_to("sendMessage")
@@ -259,7 +265,7 @@ async def test_a_knowledge_base_answer_shows_its_article_and_buttons_that_work(
         assert await desk.count(Ticket.id) == 0  # answered: no ticket
 
         shown = desk.api.messages[(6012, _sent_id(call, api))]
-        handoff = await say(desk, callback_update(6012, human, dict(shown)))
+        handoff = await say(desk, callback_update(6012, human, dict(shown)), within=90)
         (ack,) = await api.wait_for("answerCallbackQuery")
         assert ack.params["callback_query_id"]
         ticket = await ticket_of(desk)

@@ -22,6 +22,7 @@ from bots.pipeline.channel import PermanentSendError, TransientSendError
 from bots.settings import Settings
 from bots.telegram import setup
 from bots.telegram.channel import TelegramChannel, translate_error
+from bots.telegram.lifecycle import Poller, WebhookRegistration
 from bots.telegram.setup import RedactToken
 
 TOKEN = "123456:ABC-secret-token"
@@ -69,11 +70,11 @@ def settings(tmp_path: Path, **values: object) -> Settings:
 
 
 def test_polling_mode_adds_the_channel_without_a_route(tmp_path: Path) -> None:
-    services = build(settings(tmp_path))
+    services = build(settings(tmp_path), knowledge=False)
     setup(services)
     assert isinstance(services.channels["telegram"], TelegramChannel)
     assert services.routes == []
-    assert len(services.lifecycles) == 1
+    assert [type(x) for x in services.lifecycles] == [Poller]
 
 
 def test_webhook_mode_adds_the_route(tmp_path: Path) -> None:
@@ -82,10 +83,12 @@ def test_webhook_mode_adds_the_route(tmp_path: Path) -> None:
             tmp_path,
             RELAYDESK_TELEGRAM_WEBHOOK_URL="https://desk.example.com/telegram/webhook",
             RELAYDESK_TELEGRAM_WEBHOOK_SECRET="abc_DEF-123",
-        )
+        ),
+        knowledge=False,
     )
     setup(services)
     assert [getattr(r, "path", None) for r in services.routes] == ["/telegram/webhook"]
+    assert [type(x) for x in services.lifecycles] == [WebhookRegistration]
 
 
 @pytest.mark.parametrize(
@@ -110,6 +113,6 @@ def test_unusable_settings_fail_with_the_variable_named(
 ) -> None:
     merged: dict[str, object] = {"RELAYDESK_DATA_DIR": tmp_path, "TELEGRAM_BOT_TOKEN": TOKEN}
     merged.update(values)
-    services = build(Settings(**merged))  # type: ignore[arg-type]
+    services = build(Settings(**merged), knowledge=False)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=says):
         setup(services)
