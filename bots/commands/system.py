@@ -78,6 +78,10 @@ def configure_channels(services: Services) -> list[str]:
             outbox_wakeup=services.outbox_wakeup,
         )
     )
+    if services.settings.retention_days:
+        from bots.pipeline.retention import RetentionJob
+
+        services.lifecycles.append(RetentionJob(services.db, services.settings.retention_days))
     return sorted(services.channels)
 
 
