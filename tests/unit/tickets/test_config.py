@@ -19,8 +19,6 @@ from tickets.config import (
     parse_duration,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "helpdesk.example.yaml"
-
 BASE: dict[str, Any] = {
     "default_department": "general",
     "departments": [{"name": "general"}, {"name": "payments"}],
@@ -55,15 +53,6 @@ def error_of(data: Any) -> str:
     with pytest.raises(ConfigFileError) as caught:
         parse_config(data)
     return str(caught.value)
-
-
-def test_the_documented_example_loads() -> None:
-    config = load_config(EXAMPLE)
-    assert {"orders", "payments", "account"} <= set(config.department_names)
-    assert config.default_department in config.department_names
-    assert config.calendar().describe().endswith("(Europe/Warsaw)")
-    assert any(rule.when.learned is not None for rule in config.routing)
-    assert config.sla.policies and config.csat.enabled
 
 
 def test_base_is_valid() -> None:
