@@ -1,4 +1,4 @@
-"""helpdesk.yaml: the example loads, and each kind of mistake names the rule, the field and why."""
+"""helpdesk.yaml: each kind of mistake names the file, the rule or policy, the field and why."""
 
 from __future__ import annotations
 
