@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,9 +24,20 @@ from drafting.chat import LLMClient
 from drafting.drafter import Budget, Drafter
 from drafting.errors import DraftingError
 from drafting.models import Draft
-from drafting.types import TONES, DraftContext, DraftOutput, Passage, TicketMessage, Tone
+from drafting.types import (
+    TONES,
+    Author,
+    DraftContext,
+    DraftOutput,
+    Passage,
+    TicketMessage,
+    Tone,
+)
 from tickets import service as tickets
 from tickets.models import Ticket
+
+if TYPE_CHECKING:
+    from bots.app import Services
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +45,10 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z]{2,4})?$")
 QUERY_MESSAGES = 3
 
 
-@runtime_checkable
 class PassageSource(Protocol):
     """What drafting needs from the knowledge base (`KnowledgeService.passages`)."""
 
-    async def passages(self, text: str, language: str, k: int = 3) -> Sequence[Any]:
+    async def passages(self, text: str, language: str | None = None, k: int = 3) -> Sequence[Any]:
         """Top passages for `text`: objects with `slug`, `title`, `text`, `score`."""
         ...
 
@@ -156,34 +166,27 @@ def parts_from_settings(
     )
 
 
-def _guidelines_of(services: Any) -> dict[str, str]:
-    """Department guidelines from helpdesk.yaml, for the departments that have them."""
-    config = getattr(getattr(services, "helpdesk", None), "config", None)
-    out: dict[str, str] = {}
-    for department in getattr(config, "departments", None) or []:
-        text = getattr(department, "guidelines", None)
-        if isinstance(text, str) and text.strip():
-            out[str(department.name)] = text.strip()
-    return out
-
-
-def parts_of(services_or_parts: Any) -> DraftParts:
-    """`DraftParts` as given, the ones the services hold, or new ones from their settings."""
+def parts_of(services_or_parts: Services | DraftParts) -> DraftParts:
+    """`DraftParts` as given, or new ones from the services (settings, knowledge base,
+    department guidelines from helpdesk.yaml); parts made here are closed after use."""
     if isinstance(services_or_parts, DraftParts):
         return services_or_parts
-    held = getattr(services_or_parts, "drafting", None)
-    if isinstance(held, DraftParts):
-        return held
-    knowledge = getattr(services_or_parts, "knowledge", None)
+    services = services_or_parts
+    guidelines = {
+        department.name: department.guidelines.strip()
+        for department in services.helpdesk.config.departments
+        if department.guidelines.strip()
+    }
     return parts_from_settings(
-        services_or_parts.settings,
-        knowledge=knowledge if isinstance(knowledge, PassageSource) else None,
-        guidelines=_guidelines_of(services_or_parts),
+        services.settings, knowledge=services.knowledge, guidelines=guidelines
     )
 
 
-def _author(kind: str) -> Any:
-    return kind if kind in ("customer", "bot", "agent", "system") else "system"
+_AUTHORS: dict[str, Author] = {a: a for a in ("customer", "bot", "agent", "system")}
+
+
+def _author(kind: str) -> Author:
+    return _AUTHORS.get(kind, "system")
 
 
 async def kb_passages(
@@ -197,12 +200,12 @@ async def kb_passages(
     except Exception:
         log.exception("knowledge passages failed; drafting without them")
         return []
-    passages = []
+    passages: list[Passage] = []
     for item in found:
         slug = getattr(item, "slug", None)
         body = getattr(item, "text", None)
-        if not slug or not body:
-            continue
+        if not slug or not body or any(p.slug == slug for p in passages):
+            continue  # one passage per article: the best-ranked one
         passages.append(
             Passage(
                 slug=str(slug),
@@ -272,7 +275,7 @@ async def _save(
 
 
 async def make_draft(
-    services_or_parts: Any,
+    services_or_parts: Services | DraftParts,
     session: AsyncSession,
     ticket_number: int,
     *,
@@ -340,7 +343,7 @@ async def make_draft(
 
 
 async def make_summary(
-    services_or_parts: Any,
+    services_or_parts: Services | DraftParts,
     session: AsyncSession,
     ticket_number: int,
     *,
@@ -361,7 +364,7 @@ async def make_summary(
 
 
 async def make_kb_article(
-    services_or_parts: Any, session: AsyncSession, ticket_number: int
+    services_or_parts: Services | DraftParts, session: AsyncSession, ticket_number: int
 ) -> DraftResult:
     """A stored knowledge base article draft (Markdown, front matter) from a resolved ticket."""
     parts = parts_of(services_or_parts)

@@ -135,6 +135,8 @@ _EN_CONTRACTIONS = [
 ]
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\ufe0f]")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+.*$", re.MULTILINE)
+_EMPHASIS = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+_LIST_ITEM = re.compile(r"^(?:\d{1,2}[.)]|[-*•])\s+")
 _STOPWORDS = frozenset(
     "a an the and or but if of to in on at for with from by is are was were be been it this "
     "that i you we my your our me us please hello hi thanks thank can could would will do "
@@ -174,17 +176,38 @@ def _name_values(name: str) -> dict[str, str]:
 
 
 def passage_text(passage: Passage, *, max_sentences: int | None = None) -> str:
-    """A passage made fit for a reply: no Markdown headings, no instructions, bounded length."""
-    body = _HEADING.sub("", passage.text)
-    kept = [s for s in sentences(without_instructions(body)) if s]
-    if max_sentences is not None:
-        kept = kept[:max_sentences]
-    out = ""
-    for sentence in kept:
-        if out and len(out) + len(sentence) + 1 > PASSAGE_CHARS:
+    """A passage made fit for a reply: no headings, no Markdown emphasis, no instructions,
+    bounded length; list items stay on their own lines."""
+    body = _EMPHASIS.sub(lambda m: m.group(1) or m.group(2), _HEADING.sub("", passage.text))
+    lines: list[str] = []
+    for raw in body.splitlines():
+        line = without_instructions(raw.strip())
+        if not line or _is_heading(line):
+            continue
+        lines.append(line)
+    out: list[str] = []
+    used = count = 0
+    for line in lines:
+        parts = [line] if _LIST_ITEM.match(line) else sentences(line)
+        kept: list[str] = []
+        for part in parts:
+            if max_sentences is not None and count >= max_sentences:
+                break
+            if out and used + len(part) + 1 > PASSAGE_CHARS:
+                break
+            kept.append(part)
+            used += len(part) + 1
+            count += 1
+        if kept:
+            out.append(" ".join(kept))
+        if len(kept) < len(parts):
             break
-        out = f"{out} {sentence}".strip()
-    return out
+    return "\n".join(out)
+
+
+def _is_heading(line: str) -> bool:
+    """A short line with no closing punctuation and no list marker reads as a heading."""
+    return len(line) < 70 and not _LIST_ITEM.match(line) and not re.search(r"[.!?:;)\]]$", line)
 
 
 def best_passage(passages: Sequence[Passage]) -> Passage | None:

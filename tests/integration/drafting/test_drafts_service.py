@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots import drafts
+from bots.app import build
 from bots.db import Database
 from bots.settings import Settings
 from drafting.drafter import Drafter
@@ -242,3 +243,14 @@ async def test_parts_from_settings_without_a_key_are_offline(settings: Settings)
     assert isinstance(keyed.drafter.llm, OpenAIChatClient)
     assert keyed.drafter.llm.base_url == "http://127.0.0.1:9/v1"
     await keyed.aclose()
+
+
+async def test_parts_of_the_services_use_their_knowledge_base(settings: Settings) -> None:
+    services = build(settings)
+    try:
+        parts = drafts.parts_of(services)
+        assert parts.knowledge is services.knowledge and parts.knowledge is not None
+        assert parts.drafter.llm is None
+        assert drafts.parts_of(parts) is parts
+    finally:
+        await services.close()

@@ -180,3 +180,20 @@ def test_offline_kb_article_keeps_no_personal_data() -> None:
     assert out.text.startswith('---\ntitle: "Return"')
     assert "Open Settings, then Account" in out.text
     assert out.title == "Return"
+
+
+def test_passage_text_keeps_steps_on_lines_and_drops_headings_and_emphasis() -> None:
+    passage = Passage(
+        "send-return",
+        "Sending a return",
+        "How to send it back\n\n1. Open **My account → Orders** and press **Return**.\n"
+        "2. Tick the products.\n\nGuest orders: use the form in the footer.",
+    )
+    assert offline.passage_text(passage) == (
+        "1. Open My account → Orders and press Return.\n"
+        "2. Tick the products.\n"
+        "Guest orders: use the form in the footer."
+    )
+    assert offline.passage_text(passage, max_sentences=2) == (
+        "1. Open My account → Orders and press Return.\n2. Tick the products."
+    )
