@@ -127,10 +127,25 @@ def promises(text: str) -> set[str]:
     return found
 
 
+# What counts as a passage or agent offering it: looser than a promise, any wording will do.
+GROUNDS = {
+    "refund": re.compile(r"(?i)\brefund|\breimburs|\bmoney\s+back|\bzwrot|\bzwróc|\bzwroc"),
+    "compensation": re.compile(r"(?i)\bcompensat|\brekompensat|\bodszkodow|\bzadośćuczyn"),
+    "discount": re.compile(
+        r"(?i)\bdiscount|\bvoucher|\bcoupon|\bgift\s+card|\bcredit|\brabat|\bzniżk|\bznizk"
+        r"|\bkupon|\bbon\b"
+    ),
+    "free": re.compile(
+        r"(?i)\bfree\b|\bno\s+(?:extra\s+)?(?:cost|charge)|\bbezpłatn|\bbezplatn|\bza\s+darmo"
+        r"|\bgratis|\bnie\s+płacisz|\bnic\s+nie\s+kosztuje|\bna\s+nasz\s+koszt|\bat\s+our\s+cost"
+    ),
+}
+
+
 def mentions(texts: Iterable[str]) -> set[str]:
-    """Kinds of promise mentioned at all (negated or not) in supporting texts."""
+    """Kinds of promise a supporting text offers (in any wording, negated or not)."""
     joined = "\n".join(texts)
-    return {kind for kind, pattern in PROMISES.items() if pattern.search(joined)}
+    return {kind for kind, pattern in GROUNDS.items() if pattern.search(joined)}
 
 
 def _shingles(text: str, size: int = 8) -> set[tuple[str, ...]]:

@@ -121,3 +121,18 @@ def test_refund_promise_needs_support() -> None:
         support=["Refunds are paid within 14 days of receiving the return."],
     )
     assert supported.flags == []
+
+
+def test_a_passage_grounds_a_promise_in_other_words() -> None:
+    assert (
+        check(
+            "Sending it back is free of charge.", support=["Sending the product to us is free."]
+        ).flags
+        == []
+    )
+    assert (
+        check("Zwrot jest bezpłatny.", support=["Odesłanie produktu nic nie kosztuje."]).flags == []
+    )
+    assert check("Sending it back is free of charge.", support=["Returns take 14 days."]).flags == [
+        "unsupported_promise"
+    ]
