@@ -29,6 +29,8 @@ from bots.pipeline.store import enqueue
 from bots.slack import blocks
 from bots.slack.models import remember_card, thread_for_ticket
 from bots.slack.parse import CHANNEL, TASK_TYPE, parse, task_message
+from tickets import events
+from tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ IGNORED_ERRORS = {"already_reacted", "no_reaction"}
 DELIVERED = "white_check_mark"
 NOT_DELIVERED = "x"
 CARD_KINDS = {"ticket_card", "card_update"}
+NO_CARD = "its card was not posted"
 
 
 class FileSource(Protocol):
@@ -173,9 +176,9 @@ class SlackChannel:
         number = _ticket_number(message)
         place = await self._thread(number)
         if place is None:
-            # Cards are sent before the messages of their thread (same chat, in order);
-            # a missing card is a race with a replica, or a card that is still being retried.
-            raise TransientSendError(f"ticket #{number} has no card in Slack yet")
+            # A card is sent before the messages of its thread (same chat, in order, across
+            # replicas too), so no card now means it was refused: these cannot go anywhere.
+            raise PermanentSendError(f"ticket #{number} has no card in Slack ({NO_CARD})")
         return place
 
     async def _mirror(self, message: OutboundMessage) -> str | None:
@@ -377,8 +380,11 @@ class SlackChannel:
                 ),
                 ticket_id=row.ticket_id,
             )
+        await self._record_on_ticket(session, row, message, reason)
         if row.channel != CHANNEL or message.meta.get("system") or message.kind == "reaction":
             return
+        if NO_CARD in reason:
+            return  # the card's own failure was reported
         if not self.admin_channel or message.chat.chat_id == self.admin_channel:
             return
         number = _ticket_number(message)
@@ -394,6 +400,25 @@ class SlackChannel:
                 meta={"system": True},
             ),
             ticket_id=row.ticket_id,
+        )
+
+    @staticmethod
+    async def _record_on_ticket(
+        session: AsyncSession, row: OutboxRow, message: OutboundMessage, reason: str
+    ) -> None:
+        """The failure goes in the ticket's event log (append-only, with the reason)."""
+        if row.ticket_id is None or message.kind == "reaction":
+            return
+        ticket = await session.get(Ticket, row.ticket_id)
+        if ticket is None:
+            return
+        events.record(
+            session,
+            ticket,
+            "send_failed",
+            actor="system",
+            to_value=f"{row.channel}:{message.kind}",
+            reason=reason,
         )
 
 
