@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots import drafts
 from bots.app import build
 from bots.db import Database
+from bots.pipeline.models import OutboxRow
 from bots.settings import Settings
 from drafting.drafter import Drafter
 from drafting.errors import DraftingError, DraftNotFound, InvalidOutcome
@@ -254,3 +255,18 @@ async def test_parts_of_the_services_use_their_knowledge_base(settings: Settings
         assert drafts.parts_of(parts) is parts
     finally:
         await services.close()
+
+
+async def test_drafting_never_queues_anything_for_a_customer(db: Database) -> None:
+    parts = offline_parts(ShopKnowledge())
+    async with db.session() as session:
+        await make_ticket(session)
+        before = await session.scalar(select(func.count()).select_from(OutboxRow))
+        first = await drafts.make_draft(parts, session, 1001)
+        await drafts.make_draft(parts, session, 1001, tone="shorter", regenerate_of=first.draft_id)
+        await drafts.make_summary(parts, session, 1001)
+        await session.commit()
+        after = await session.scalar(select(func.count()).select_from(OutboxRow))
+        messages = await session.scalar(select(func.count()).select_from(Message))
+    assert before == after == 0  # sending is the desk's job, after an agent acts
+    assert messages == 3  # and nothing was added to the conversation
