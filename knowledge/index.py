@@ -174,18 +174,20 @@ class ChromaIndex:
             return self._open(create=False) is not None
 
     def reopen(self) -> None:
-        """Forget the client, so the next call sees what other processes wrote."""
-        with self._lock:
-            self._collection = None
-            self._client = None
-            if self.url is None:
-                try:
-                    import importlib
+        """Forget the client, so the next call sees what other processes wrote (an embedded
+        index is reloaded from disk once no other client of this process holds it)."""
+        self.close()
 
-                    module = importlib.import_module("chromadb.api.client")
-                    module.SharedSystemClient.clear_system_cache()
-                except Exception:  # pragma: no cover - older or newer chromadb
-                    log.debug("could not clear the Chroma client cache", exc_info=True)
+    def close(self) -> None:
+        """Release the client (the embedded index's files are closed with the last client)."""
+        with self._lock:
+            client, self._client, self._collection = self._client, None, None
+            close = getattr(client, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # already closed, or a server that went away
+                    log.debug("closing the Chroma client failed", exc_info=True)
 
     # -- reading --------------------------------------------------------------------------
 

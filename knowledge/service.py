@@ -200,6 +200,10 @@ class KnowledgeService:
         except KnowledgeError as exc:
             log.warning("knowledge base not ready: %s", exc)
 
+    async def close(self) -> None:
+        """Release the index client (call on shutdown)."""
+        await asyncio.to_thread(self.index.close)
+
     async def _read_generation(self) -> int:
         async with self.sessions() as session:
             return await store.generation(session)

@@ -141,9 +141,15 @@ def import_(
         fail(str(exc))
     if problems:
         for problem in problems[:20]:
-            err_console.print(f"[red]error:[/red] {escape(problem)}", highlight=False)
+            err_console.print(
+                f"[red]error:[/red] {escape(problem)}", highlight=False, soft_wrap=True
+            )
         if len(problems) > 20:
-            err_console.print(f"[red]error:[/red] … and {len(problems) - 20} more", highlight=False)
+            err_console.print(
+                f"[red]error:[/red] … and {len(problems) - 20} more",
+                highlight=False,
+                soft_wrap=True,
+            )
         raise typer.Exit(1)
     bars = ProgressBars(enabled=not as_json)
     try:
@@ -156,20 +162,24 @@ def import_(
         print_json(report.to_dict())
         return
     for warning in report.warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+        err_console.print(
+            f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True
+        )
     console.print(
         f"imported {path}: {len(report.added)} added, {len(report.changed)} changed, "
         f"{len(report.unchanged)} skipped (unchanged)",
         highlight=False,
+        soft_wrap=True,
     )
     for label, slugs in (("added", report.added), ("changed", report.changed)):
         if slugs and len(slugs) <= 20:
-            console.print(f"  {label}: {', '.join(slugs)}", highlight=False)
+            console.print(f"  {label}: {', '.join(slugs)}", highlight=False, soft_wrap=True)
     index = report.index
     console.print(
         f"index: {len(index.added)} added, {len(index.updated)} updated, "
         f"{len(index.removed)} removed ({index.units} units embedded)",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -213,11 +223,12 @@ def show(
         + (f" · translation of {data['translation_of']}" if data["translation_of"] else "")
         + "[/dim]",
         highlight=False,
+        soft_wrap=True,
     )
     for question in data["questions"]:
-        console.print(f"  [cyan]?[/cyan] {escape(question)}", highlight=False)
+        console.print(f"  [cyan]?[/cyan] {escape(question)}", highlight=False, soft_wrap=True)
     console.print()
-    console.print(escape(data["body"]), highlight=False)
+    console.print(escape(data["body"]), highlight=False, soft_wrap=True)
 
 
 def _status_change(slugs: list[str], author: str, publish: bool) -> None:
@@ -230,7 +241,11 @@ def _status_change(slugs: list[str], author: str, publish: bool) -> None:
 
     verb = "published" if publish else "archived"
     for slug, done in with_service(change):
-        console.print(f"{slug}: {verb}" if done else f"{slug}: already {verb}", highlight=False)
+        console.print(
+            f"{slug}: {verb}" if done else f"{slug}: already {verb}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("publish")
@@ -292,7 +307,7 @@ def rollback(
     if version < 1:
         raise typer.BadParameter("versions start at 1", param_hint="VERSION")
     new = with_service(lambda kb: kb.rollback(slug, version, author=author))
-    console.print(f"{slug}: content of version {version} restored as version {new}")
+    console.print(f"{slug}: content of version {version} restored as version {new}", soft_wrap=True)
 
 
 @app.command("export")
@@ -305,7 +320,7 @@ def export(
     if folder.exists() and not folder.is_dir():
         fail(f"{folder} is a file, not a folder")
     written = with_service(lambda kb: kb.export(folder, status=status))
-    console.print(f"exported {len(written)} articles to {folder}", highlight=False)
+    console.print(f"exported {len(written)} articles to {folder}", highlight=False, soft_wrap=True)
 
 
 @app.command("reindex")
@@ -318,7 +333,9 @@ def reindex() -> None:
     finally:
         bars.close()
     console.print(
-        f"index rebuilt: {len(report.added)} articles, {report.units} units", highlight=False
+        f"index rebuilt: {len(report.added)} articles, {report.units} units",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -331,7 +348,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         print_json(data)
         return
     for key, value in data.items():
-        console.print(f"{key}: {value}", highlight=False)
+        console.print(f"{key}: {value}", highlight=False, soft_wrap=True)
 
 
 @app.command("calibrate")
@@ -392,20 +409,25 @@ def ask(
             f"{data['threshold']:.2f}, {data['language']}) from "
             f"[bold]{escape(article['title'])}[/bold] [dim]{article['slug']}[/dim]",
             highlight=False,
+            soft_wrap=True,
         )
-        console.print(escape(data["passage"]), highlight=False)
+        console.print(escape(data["passage"]), highlight=False, soft_wrap=True)
     else:
         console.print(
             f"[yellow]hand off[/yellow] ({data['language']}): {escape(data['reason'])}",
             highlight=False,
+            soft_wrap=True,
         )
         if article:
-            console.print(f"best match: {article['slug']} “{escape(article['title'])}”")
+            console.print(
+                f"best match: {article['slug']} “{escape(article['title'])}”", soft_wrap=True
+            )
     if data["top"]:
         console.print(
             "top: " + ", ".join(f"{t['slug']} {t['score']:.3f}" for t in data["top"]),
             style="dim",
             highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -1,0 +1,97 @@
+"""Answer or hand off on the demo knowledge base, in English and Polish; out-of-scope
+questions are handed off; the decision carries its evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bots.db import Database
+from knowledge import demo
+from knowledge.embeddings import USEEmbedder
+from knowledge.service import KnowledgeService
+
+# Worded unlike the articles' example questions and unlike the calibration questions.
+ANSWERED = [
+    (
+        "I typed my password wrong too many times and forgot it, how do I set a new one?",
+        "en",
+        "reset-password",
+    ),
+    ("Can I pay for my order using BLIK?", "en", "payment-methods"),
+    ("Zapomniałam hasła, jak mogę ustawić nowe?", "pl", "reset-hasla"),
+    ("Czy mogę zapłacić kartą?", "pl", "formy-platnosci"),
+]
+OUT_OF_SCOPE = [
+    ("Who painted the Mona Lisa?", "en"),
+    ("What is a good recipe for banana bread?", "en"),
+    ("Ile waży dorosły słoń afrykański?", "pl"),
+    ("Kto napisał Lalkę?", "pl"),
+]
+
+
+@pytest.mark.parametrize(("question", "language", "slug"), ANSWERED)
+async def test_answers_from_the_article_in_the_customers_language(
+    demo_kb: KnowledgeService, question: str, language: str, slug: str
+) -> None:
+    decision = await demo_kb.answer(question, None)
+    assert decision.language == language  # detected
+    assert decision.answered, decision.reason
+    assert decision.article is not None and decision.article.slug == slug
+    assert decision.article.language == language and not decision.other_language
+    assert decision.confidence >= decision.threshold > 0
+    assert decision.reason == ""
+    assert decision.passage and decision.passage in (await demo_kb.article(slug)).body
+    assert decision.top[0][0] == slug and len(decision.top) == 5
+
+
+@pytest.mark.parametrize(("question", "language"), OUT_OF_SCOPE)
+async def test_out_of_scope_questions_are_handed_off(
+    demo_kb: KnowledgeService, question: str, language: str
+) -> None:
+    decision = await demo_kb.answer(question, language)
+    assert not decision.answered
+    assert decision.confidence < decision.threshold
+    assert "below" in decision.reason
+
+
+async def test_the_translation_in_the_customers_language_is_preferred(
+    demo_kb: KnowledgeService,
+) -> None:
+    english = await demo_kb.answer("How do I reset my password?", "en")
+    polish = await demo_kb.answer("How do I reset my password?", "pl")  # the customer reads Polish
+    assert english.slug == "reset-password"
+    assert polish.slug == "reset-hasla"
+
+
+async def test_empty_text_is_handed_off(demo_kb: KnowledgeService) -> None:
+    decision = await demo_kb.answer("   ", "en")
+    assert not decision.answered and decision.reason == "the message has no text"
+
+
+async def test_passages_for_drafting(demo_kb: KnowledgeService) -> None:
+    passages = await demo_kb.passages("refund after a return has not arrived", "en", k=3)
+    assert len(passages) == 3
+    assert passages[0].slug == "refund-status"
+    assert "5 working days" in passages[0].text
+    assert passages[0].score >= passages[1].score >= passages[2].score
+
+
+async def test_cross_lingual_answer_when_no_translation_exists(
+    tmp_path: Path, use_embedder: USEEmbedder, sqlite_db: Database
+) -> None:
+    folder = tmp_path / "english-only"
+    folder.mkdir()
+    for name in ("track-order.md", "payment-methods.md", "reset-password.md", "return-policy.md"):
+        (folder / name).write_text((demo.FOLDER / name).read_text(encoding="utf-8"))
+    kb = KnowledgeService(sqlite_db.sessions, tmp_path / "data", use_embedder)
+    await kb.import_path(folder)
+    ranking, language = await kb.rank("Gdzie jest moja paczka? Nadal nie dotarła.", None)
+    assert language == "pl"
+    assert ranking.top is not None and ranking.top.slug == "track-order"
+    assert ranking.features["cross_lingual"] == 1.0
+    decision = await kb.answer("Zapomniałem hasła do konta", None)
+    assert decision.article is not None and decision.article.slug == "reset-password"
+    assert decision.other_language
+    await kb.close()

