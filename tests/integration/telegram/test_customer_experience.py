@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from bots.app import build
 from bots.commands.system import load_demo
+from bots.commands.tickets import csat_question
 from bots.db import Database
-from bots.messages import Button, ChatRef, OutboundMessage
 from bots.pipeline.store import enqueue
 from tests.fakes.telegram_api import Call, FakeTelegramApi
 from tests.integration.telegram.conftest import (
@@ -209,18 +209,13 @@ async def test_csat_buttons_after_resolve_record_the_rating(desk: Relaydesk) -> 
         assert live is not None
         ask = await desk.services.helpdesk.resolve(session, live, actor="agent-1")
         assert ask  # CSAT is on by default
-        # What the desk sends after resolving: the question with five buttons.
-        buttons = tuple(Button(str(n), "csat", f"{ticket.number}:{n}") for n in range(1, 6))
-        enqueue(
-            session,
-            OutboundMessage(ChatRef("telegram", "6011"), "How would you rate our help?", buttons),
-            ticket_id=ticket.id,
-        )
+        # What `relaydesk tickets resolve` sends the customer: the question with five buttons.
+        enqueue(session, csat_question(live), ticket_id=ticket.id)
         await session.commit()
     desk.services.outbox_wakeup.set()
 
     def asked(call: Call) -> bool:
-        return call.params["chat_id"] == 6011 and "rate" in call.params["text"]
+        return call.params["chat_id"] == 6011 and "How would you rate" in call.params["text"]
 
     (question,) = await desk.api.wait_for("sendMessage", where=asked)
     (row,) = question.params["reply_markup"]["inline_keyboard"]
