@@ -88,7 +88,7 @@ def webhook_endpoint(
                 return _error(413, "update too large")
         try:
             update = json.loads(bytes(body).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return _error(400, "body is not UTF-8 JSON")
         update_id = update.get("update_id") if isinstance(update, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):

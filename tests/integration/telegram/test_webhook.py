@@ -70,6 +70,8 @@ async def test_bodies_that_are_not_updates_are_refused_and_nothing_is_stored(
     assert (await desk.post({"update_id": "12"})).status_code == 400
     assert (await desk.post({"update_id": True})).status_code == 400
     assert (await desk.post([1, 2, 3])).status_code == 400
+    nested = b"[" * 100_000 + b"]" * 100_000  # deeper than any JSON parser recurses
+    assert (await desk.post(None, raw=nested)).status_code == 400
     huge = json.dumps(message_update(4103, "x" * 2_000_000)).encode()
     assert (await desk.post(None, raw=huge)).status_code == 413
     assert await desk.inbox() == 0
