@@ -99,6 +99,13 @@ class _Background:
                 log.error("telegram: %s failed: %s; retrying in %.0fs", step, reason, wait)
                 await self._sleep(wait)
                 continue
+            except Exception as exc:  # keep trying: the service runs without Telegram meanwhile
+                wait = _delay(attempt)
+                log.error(
+                    "telegram: %s failed (%s); retrying in %.0fs", step, type(exc).__name__, wait
+                )
+                await self._sleep(wait)
+                continue
             self.ready.set()
             identity = self.channel.identity
             log.info("telegram: %s done for @%s", step, identity.username if identity else "?")
@@ -166,6 +173,14 @@ class Poller(_Background):
                 log.warning("telegram: getUpdates failed: %s; retrying in %.1fs", reason, wait)
                 await self._sleep(wait)
                 continue
+            except Exception as exc:  # never let the polling loop die
+                failures += 1
+                wait = _delay(failures)
+                log.error(
+                    "telegram: getUpdates failed (%s); retrying in %.1fs", type(exc).__name__, wait
+                )
+                await self._sleep(wait)
+                continue
             try:
                 await self.store(batch)
             except Exception as exc:
@@ -192,6 +207,8 @@ class Poller(_Background):
         result = await self.channel.bot.do_api_request(
             "getUpdates", api_kwargs=kwargs, read_timeout=self.timeout + 10.0
         )
+        if not isinstance(result, list):
+            return []
         return [item for item in result if isinstance(item, dict)]
 
     async def store(self, batch: Sequence[dict[str, Any]]) -> int:
