@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlalchemy import select
 
+from bots.db import Database
 from bots.messages import Button, ChatRef, OutboundMessage
 from bots.pipeline.models import InboxRow, OutboxRow
 from bots.pipeline.store import enqueue
-from tests.integration.telegram.conftest import SECRET, Relaydesk, message_update
+from tests.fakes.telegram_api import FakeTelegramApi
+from tests.integration.telegram.conftest import (
+    SECRET,
+    Relaydesk,
+    message_update,
+    running,
+    telegram_settings,
+)
 from tickets.models import Message, Ticket, TicketEvent
 
 
@@ -227,3 +236,15 @@ async def test_a_sticker_gets_a_polite_note(desk: Relaydesk) -> None:
     (call,) = await desk.api.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == chat_id)
     assert "only" in call.params["text"]  # "Sorry, I can only read text, photos, ..."
     assert await desk.count(InboxRow.id, InboxRow.state == "done") == 1
+
+
+async def test_registration_survives_a_bot_api_outage_at_start(
+    tmp_path: Path, sqlite_db: Database, api: FakeTelegramApi
+) -> None:
+    api.server_error(method="setWebhook", status=502, times=2)
+    async with running(telegram_settings(tmp_path, sqlite_db, api), api) as desk:
+        # Updates are stored while registration is still being retried.
+        assert (await desk.post(message_update(4112, "hello?"))).status_code == 200
+        await api.wait_for("setWebhook", within=20)
+        assert [c.status for c in api.attempts("setWebhook")] == [502, 502, 200]
+        await api.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == 4112)
