@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Integer, String, and_, case, exists, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
@@ -38,11 +38,7 @@ from tickets.reports import (
     ReportRules,
     TicketReport,
     Window,
-    breaches_by_department,
-    daily_csat,
-    daily_volume,
     epoch,
-    first_response_distribution,
     ticket_report,
 )
 
@@ -289,32 +285,26 @@ async def kb_kpis(
         .where(AnswerLog.created_at >= window.since, AnswerLog.created_at < window.until)
         .subquery()
     )
-    outcome = inner.c.outcome
-    names = ("handed_off", "thumbs_down", "handoff", "new_contact", "pending", "verified")
-    statement = select(
-        inner.c.g if by is not None else _text(TOTAL),
-        func.count(),
-        *(_count_if(outcome == name) for name in names),
-        _count_if(outcome == "assumed"),
+    statement = select(inner.c.g, inner.c.outcome, func.count()).group_by(
+        inner.c.g, inner.c.outcome
     )
-    if by is not None:
-        statement = statement.group_by(inner.c.g)
+    counts: dict[str, dict[str, int]] = {}
+    for key, outcome, count in (await session.execute(statement)).all():
+        counts.setdefault(str(key), {})[str(outcome)] = int(count)
     out: dict[str, KbKpis] = {}
-    for row in (await session.execute(statement)).all():
-        key, total, handed, down, handoff, contact, pending, verified, assumed = row
-        if not total:
-            continue
-        out[str(key)] = KbKpis(
-            key=str(key),
-            questions=int(total),
-            answered=int(total) - int(handed),
-            handed_off=int(handed),
-            verified=int(verified),
-            assumed=int(assumed),
-            thumbs_down=int(down),
-            handoff=int(handoff),
-            new_contact=int(contact),
-            pending=int(pending),
+    for key, seen in counts.items():
+        total = sum(seen.values())
+        out[key] = KbKpis(
+            key=key,
+            questions=total,
+            answered=total - seen.get("handed_off", 0),
+            handed_off=seen.get("handed_off", 0),
+            verified=seen.get("verified", 0),
+            assumed=seen.get("assumed", 0),
+            thumbs_down=seen.get("thumbs_down", 0),
+            handoff=seen.get("handoff", 0),
+            new_contact=seen.get("new_contact", 0),
+            pending=seen.get("pending", 0),
         )
     return out
 
@@ -547,6 +537,70 @@ def _sorted_like(items: dict[str, Any], keys: list[str]) -> list[Any]:
     )
 
 
+def _total_kb(groups: dict[str, KbKpis]) -> KbKpis:
+    """Counts add up across groups: the total without another pass over the answers."""
+    total = KbKpis(key=TOTAL)
+    names: tuple[str, ...] = ("questions", "answered", "handed_off", "verified", "assumed")
+    names += ("thumbs_down", "handoff", "new_contact", "pending")
+    for item in groups.values():
+        for name in names:
+            setattr(total, name, getattr(total, name) + getattr(item, name))
+    return total
+
+
+def _total_drafts(groups: dict[str, DraftKpis]) -> DraftKpis:
+    total = DraftKpis(key=TOTAL)
+    for item in groups.values():
+        for name in (
+            "drafts",
+            "sent_as_is",
+            "edited",
+            "regenerated",
+            "discarded",
+            "undecided",
+            "edit_distance_sum",
+            "edit_distance_count",
+        ):
+            setattr(total, name, getattr(total, name) + getattr(item, name))
+    return total
+
+
+@dataclass
+class _BotPart:
+    kb_total: KbKpis
+    kb_groups: dict[str, KbKpis]
+    kb_days: list[KbKpis]
+    draft_total: DraftKpis
+    draft_groups: dict[str, DraftKpis]
+    articles: list[ArticleFeedback]
+
+
+async def _bot_part(
+    session: AsyncSession, window: Window, by: Dimension | None, now: datetime, charts: bool
+) -> _BotPart:
+    """The knowledge base and drafting figures; each statement runs once."""
+    days = await kb_kpis(session, window, by="day", now=now) if charts else {}
+    kb_grouped = await kb_kpis(session, window, by=by, now=now) if by is not None else {}
+    if by is None and not charts:
+        kb_total = (await kb_kpis(session, window, now=now)).get(TOTAL, KbKpis(key=TOTAL))
+    elif by is not None and _answer_group(by) is not None:
+        kb_total = _total_kb(kb_grouped)
+    elif charts:
+        kb_total = _total_kb(days)
+    else:
+        kb_total = (await kb_kpis(session, window, now=now)).get(TOTAL, KbKpis(key=TOTAL))
+    draft_grouped = await draft_kpis(session, window, by=by)
+    draft_total = _total_drafts(draft_grouped)
+    return _BotPart(
+        kb_total=kb_total,
+        kb_groups=kb_grouped if by is not None else {},
+        kb_days=sorted(days.values(), key=lambda k: k.key),
+        draft_total=draft_total,
+        draft_groups=draft_grouped if by is not None else {},
+        articles=await article_feedback(session, window),
+    )
+
+
 async def build_report(
     session: AsyncSession,
     window: Window,
@@ -555,37 +609,50 @@ async def build_report(
     rules: ReportRules | None = None,
     now: datetime | None = None,
     charts: bool = False,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> Report:
-    """Compute the full report for `window` (and the chart series when `charts`)."""
+    """Compute the full report for `window` (and the chart series when `charts`).
+
+    With `sessions` (a session factory on the same database), the knowledge base and
+    drafting figures are computed on a second connection while the ticket figures run on
+    `session`, so the two halves use two processor cores.
+    """
     now = now or utcnow()
     contacts = select(
         AnswerLog.customer_ref.label("customer_ref"), AnswerLog.created_at.label("at")
     ).subquery()
-    tickets = await ticket_report(session, window, by=by, rules=rules, extra_contacts=contacts)
-    kb_total = (await kb_kpis(session, window, now=now)).get(TOTAL, KbKpis(key=TOTAL))
-    kb_grouped = await kb_kpis(session, window, by=by, now=now) if by is not None else {}
-    draft_total = (await draft_kpis(session, window)).get(TOTAL, DraftKpis(key=TOTAL))
-    draft_grouped = await draft_kpis(session, window, by=by) if by is not None else {}
+    ticket_part = ticket_report(
+        session, window, by=by, rules=rules, extra_contacts=contacts, charts=charts
+    )
+    if sessions is None:
+        tickets = await ticket_part
+        bot = await _bot_part(session, window, by, now, charts)
+    else:
+
+        async def _separately() -> _BotPart:
+            async with sessions() as other:
+                return await _bot_part(other, window, by, now, charts)
+
+        tickets, bot = await asyncio.gather(ticket_part, _separately())
     keys = [g.key for g in tickets.groups]
     report = Report(
         window=window,
         by=by,
         generated_at=now,
         tickets=tickets,
-        kb_totals=kb_total,
-        kb_groups=_sorted_like(kb_grouped, keys),
-        articles=await article_feedback(session, window),
-        draft_totals=draft_total,
-        draft_groups=_sorted_like(draft_grouped, keys),
+        kb_totals=bot.kb_total,
+        kb_groups=_sorted_like(bot.kb_groups, keys),
+        articles=bot.articles,
+        draft_totals=bot.draft_total,
+        draft_groups=_sorted_like(bot.draft_groups, keys),
     )
-    if charts:
-        deflection = await kb_kpis(session, window, by="day", now=now)
+    if charts and tickets.charts is not None:
         report.charts = ChartSeries(
-            volume=await daily_volume(session, window),
-            first_response=await first_response_distribution(session, window),
-            deflection=sorted(deflection.values(), key=lambda k: k.key),
-            csat=await daily_csat(session, window),
-            breaches=await breaches_by_department(session, window, rules),
+            volume=tickets.charts.volume,
+            first_response=tickets.charts.first_response,
+            deflection=bot.kb_days,
+            csat=tickets.charts.csat,
+            breaches=tickets.charts.breaches,
         )
     return report
 
@@ -654,6 +721,7 @@ async def slack_summary(
     *,
     rules: ReportRules | None = None,
     now: datetime | None = None,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> tuple[str, bytes]:
     """What `/relaydesk report [period]` posts: summary text (mrkdwn) and a PNG chart.
 
@@ -664,7 +732,9 @@ async def slack_summary(
 
     now = now or utcnow()
     window = parse_period(period, now=now)
-    report = await build_report(session, window, rules=rules, now=now, charts=True)
+    report = await build_report(
+        session, window, rules=rules, now=now, charts=True, sessions=sessions
+    )
     png = await asyncio.to_thread(render_png, report)
     return summary_text(report), png
 
@@ -708,7 +778,12 @@ async def _claim_digest(session: AsyncSession, week: int) -> bool:
 
 
 async def send_digest(
-    session: AsyncSession, channel: str, *, rules: ReportRules | None = None, now: datetime
+    session: AsyncSession,
+    channel: str,
+    *,
+    rules: ReportRules | None = None,
+    now: datetime,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> bool:
     """Enqueue last week's digest to a Slack channel, once per week; True if this call did.
 
@@ -721,7 +796,9 @@ async def send_digest(
     if not await _claim_digest(session, digest_week(now)):
         return False
     window = Window(now - timedelta(days=7), now)
-    report = await build_report(session, window, rules=rules, now=now, charts=True)
+    report = await build_report(
+        session, window, rules=rules, now=now, charts=True, sessions=sessions
+    )
     png = await asyncio.to_thread(render_png, report)
     message = OutboundMessage(
         chat=ChatRef("slack", channel),
@@ -762,7 +839,9 @@ class WeeklyDigest:
     async def run_once(self, now: datetime) -> bool:
         """Send the digest due at `now` if no replica has; True when this call sent it."""
         async with self.db.session() as session:
-            sent = await send_digest(session, self.channel, rules=self.rules, now=now)
+            sent = await send_digest(
+                session, self.channel, rules=self.rules, now=now, sessions=self.db.sessions
+            )
             await session.commit()
         return sent
 

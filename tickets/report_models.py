@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from sqlalchemy import Index
 
-from tickets.models import Message, Ticket
+from tickets.models import Message, Ticket, TicketEvent
 
 _tickets = Ticket.__table__.c
 _messages = Message.__table__.c
+_events = TicketEvent.__table__.c
 
 REPORT_INDEXES = (
     # The window of a report: tickets created, or resolved, between two moments.
@@ -21,4 +22,6 @@ REPORT_INDEXES = (
     Index("ix_tickets_customer_created", _tickets.customer_id, _tickets.created_at),
     # Next response: a ticket's messages in time order.
     Index("ix_messages_ticket_created", _messages.ticket_id, _messages.created_at),
+    # A ticket's last status change before the end of a period (the backlog then).
+    Index("ix_ticket_events_ticket_kind_at", _events.ticket_id, _events.kind, _events.at),
 )

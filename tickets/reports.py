@@ -12,10 +12,11 @@ indexed lookups per row. The definitions of every figure are in the README (Repo
 from __future__ import annotations
 
 import contextlib
+import math
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeAlias, get_args
 
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Float,
     FromClause,
     Index,
+    Integer,
     MetaData,
     Select,
     String,
@@ -34,7 +36,6 @@ from sqlalchemy import (
     false,
     func,
     insert,
-    literal,
     literal_column,
     or_,
     select,
@@ -60,6 +61,7 @@ OPEN_STATUSES = ("new", "open", "pending")
 DONE_STATUSES = ("resolved", "closed")
 TOTAL = "all"  # the key of the row that covers every ticket
 MISSING = "-"  # the key of tickets without a department, assignee or language
+POLICY_KEY = "@"  # business-hours keys of SLA policies that name their own calendar
 RECONTACT_WINDOW = timedelta(days=7)
 SATISFIED_MIN = 4  # CSAT scores counted as satisfied (4 and 5)
 DAY = 86_400.0
@@ -215,28 +217,29 @@ class ReportRules:
             },
         )
 
-    def calendars(self) -> dict[str, BusinessCalendar]:
-        """Every calendar in use, by name."""
-        found = {self.default_calendar.name: self.default_calendar}
-        for calendar in (*self.policy_calendars.values(), *self.department_calendars.values()):
-            found.setdefault(calendar.name, calendar)
-        return found
-
     def calendar_key(self) -> ColumnElement[str]:
-        """SQL naming the calendar of each row of `tickets`."""
-        default = self.default_calendar.name
-        whens: list[tuple[ColumnElement[bool], ColumnElement[str]]] = [
-            (Ticket.sla_policy == name, literal(cal.name))
-            for name, cal in self.policy_calendars.items()
+        """SQL: the key of each ticket's calendar in the business-hours table: `@policy` for
+        a policy with its own calendar, else the department (`-` when it has none)."""
+        department = func.coalesce(Ticket.department, _text(MISSING))
+        if not self.policy_calendars:
+            return department
+        whens = [
+            (Ticket.sla_policy == _text(name), _text(POLICY_KEY + name))
+            for name in sorted(self.policy_calendars)
         ]
-        whens += [
-            (Ticket.department == name, literal(cal.name))
-            for name, cal in self.department_calendars.items()
-            if cal.name != default
-        ]
-        if not whens:
-            return literal(default)
-        return case(*whens, else_=literal(default))
+        return case(*whens, else_=department)
+
+    def calendar_for(self, key: str) -> BusinessCalendar:
+        """The calendar behind a key of `calendar_key()`."""
+        if key.startswith(POLICY_KEY) and key[1:] in self.policy_calendars:
+            return self.policy_calendars[key[1:]]
+        return self.department_calendars.get(key, self.default_calendar)
+
+    def known_keys(self) -> list[str]:
+        """Keys of every configured department and policy calendar, and `-`."""
+        keys = [MISSING, *self.department_calendars]
+        keys += [POLICY_KEY + name for name in self.policy_calendars]
+        return keys
 
     def has_target(self, clock: str) -> ColumnElement[bool]:
         """SQL: the ticket's SLA policy sets a target for `clock`."""
@@ -253,73 +256,120 @@ class ReportRules:
 
 @contextlib.asynccontextmanager
 async def business_hours_table(
-    session: AsyncSession, rules: ReportRules, start: datetime, end: datetime
+    session: AsyncSession,
+    rules: ReportRules,
+    start: datetime,
+    end: datetime,
+    keys: Iterable[str] = (),
 ) -> AsyncIterator[Table]:
-    """A temporary table of every calendar's open intervals between `start` and `end`.
+    """A temporary table with one row per calendar key and UTC day between `start` and `end`
+    (keys: see `ReportRules.calendar_key`; the configured ones when `keys` is empty).
 
-    Columns: `calendar`, `start_s`, `end_s` (epoch seconds) and `before_s`, the open seconds
-    of that calendar from the table's first interval up to `start_s`. Dropped on exit.
+    Columns: `calendar` (the key), `day` (days since 1970-01-01 UTC), `before_s` (the
+    calendar's open seconds from the table's first day up to that day) and the day's open
+    pieces `s1`, `e1`, `s2`, `e2`, ... (epoch seconds; as many pairs as the busiest day needs,
+    empty where a day has fewer). A row per day turns "open time up to t" into an equality
+    join and a little arithmetic (`open_seconds`).
     """
-    name = f"report_hours_{uuid.uuid4().hex[:12]}"
-    table = Table(
-        name,
-        MetaData(),
-        Column("calendar", String(64), nullable=False),
-        Column("start_s", Float, nullable=False),
-        Column("end_s", Float, nullable=False),
-        Column("before_s", Float, nullable=False),
-        prefixes=["TEMPORARY"],
-    )
-    Index(f"ix_{name}", table.c.calendar, table.c.start_s)
     rows: list[dict[str, Any]] = []
-    for calendar in rules.calendars().values():
-        rows.extend(_open_intervals(calendar, start, end))
-    connection = await session.connection()
-    await connection.run_sync(table.create)
-    try:
-        if rows:
-            await session.execute(insert(table), rows)
+    computed: dict[int, list[tuple[int, float, list[tuple[float, float]]]]] = {}
+    for key in sorted(set(keys) or set(rules.known_keys())):
+        calendar = rules.calendar_for(key)
+        if id(calendar) not in computed:
+            computed[id(calendar)] = _open_days(calendar, start, end)
+        for day, before, pieces in computed[id(calendar)]:
+            row: dict[str, Any] = {"calendar": key, "day": day, "before_s": before}
+            for i, (a, b) in enumerate(pieces, start=1):
+                row[f"s{i}"], row[f"e{i}"] = a, b
+            rows.append(row)
+    width = max([1, *(len(p) for days in computed.values() for _, _, p in days)])
+    for row in rows:
+        for i in range(1, width + 1):
+            row.setdefault(f"s{i}", None)
+            row.setdefault(f"e{i}", None)
+    columns: list[Column[Any]] = [
+        Column("calendar", String(200), nullable=False),
+        Column("day", Integer, nullable=False),
+        Column("before_s", Float, nullable=False),
+    ]
+    for i in range(1, width + 1):
+        columns += [Column(f"s{i}", Float), Column(f"e{i}", Float)]
+    async with _temporary_table(
+        session, "report_hours", columns, rows=rows, index=("calendar", "day")
+    ) as table:
         yield table
-    finally:
-        with contextlib.suppress(SQLAlchemyError):
-            await connection.run_sync(table.drop)
 
 
-def _open_intervals(
+def _open_days(
     calendar: BusinessCalendar, start: datetime, end: datetime
-) -> Iterable[dict[str, Any]]:
-    day = start.astimezone(calendar.zone).date() - timedelta(days=1)
-    last: date = end.astimezone(calendar.zone).date() + timedelta(days=1)
-    before = 0.0
-    while day <= last:
+) -> list[tuple[int, float, list[tuple[float, float]]]]:
+    """(UTC day number, open seconds before it, its open pieces) for each day in range."""
+    first = math.floor(start.timestamp() / DAY) - 2
+    last = math.floor(end.timestamp() / DAY) + 2
+    pieces: dict[int, list[tuple[float, float]]] = {}
+    day = datetime.fromtimestamp(first * DAY, UTC).astimezone(calendar.zone).date()
+    stop = datetime.fromtimestamp((last + 1) * DAY, UTC).astimezone(calendar.zone).date()
+    while day <= stop:
         for begin, finish in calendar.intervals(day):
-            begin_s, end_s = begin.timestamp(), finish.timestamp()
-            yield {
-                "calendar": calendar.name,
-                "start_s": begin_s,
-                "end_s": end_s,
-                "before_s": before,
-            }
-            before += end_s - begin_s
+            a, b = begin.timestamp(), finish.timestamp()
+            while a < b:  # split at UTC midnights
+                number = math.floor(a / DAY)
+                cut = min(b, (number + 1) * DAY)
+                if first <= number <= last:
+                    found = pieces.setdefault(number, [])
+                    if found and found[-1][1] == a:
+                        found[-1] = (found[-1][0], cut)  # adjacent: one piece
+                    else:
+                        found.append((a, cut))
+                a = cut
         day += timedelta(days=1)
+    out: list[tuple[int, float, list[tuple[float, float]]]] = []
+    before = 0.0
+    for number in range(first, last + 1):
+        today = sorted(pieces.get(number, []))
+        out.append((number, before, today))
+        before += sum(b - a for a, b in today)
+    return out
 
 
-def open_seconds_at(
-    hours: Table, calendar: ColumnElement[str], at: ColumnElement[float]
-) -> ColumnElement[float]:
-    """SQL: the open seconds of `calendar` from the table's start up to the moment `at`."""
+class epoch_day(FunctionElement[int]):
+    """Days since 1970-01-01 UTC of an epoch-seconds value (floor)."""
+
+    type = Integer()
+    name = "epoch_day"
+    inherit_cache = True
+
+
+@compiles(epoch_day, "sqlite")
+def _epoch_day_sqlite(element: epoch_day, compiler: SQLCompiler, **kw: Any) -> str:
+    # Timestamps are after 1970, so truncation is the floor.
+    return f"CAST(({compiler.process(element.clauses, **kw)}) / 86400.0 AS INTEGER)"
+
+
+@compiles(epoch_day, "postgresql")
+def _epoch_day_postgresql(element: epoch_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(FLOOR(({compiler.process(element.clauses, **kw)}) / 86400.0) AS INTEGER)"
+
+
+def join_hours(hours: Table, calendar: ColumnElement[str], at: ColumnElement[float]) -> Any:
+    """An alias of the business-hours table and the ON clause joining the row of `at`."""
     h = hours.alias()
-    inside = at - h.c.start_s
-    span = h.c.end_s - h.c.start_s
-    value = h.c.before_s + case((inside < span, inside), else_=span)
-    latest = (
-        select(value)
-        .where(h.c.calendar == calendar, h.c.start_s <= at)
-        .order_by(h.c.start_s.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    return func.coalesce(latest, 0.0)
+    return h, and_(h.c.calendar == calendar, h.c.day == epoch_day(at))
+
+
+def open_seconds(h: Any, at: ColumnElement[float]) -> ColumnElement[float]:
+    """SQL: open seconds up to `at`, given the joined business-hours row `h` of its day."""
+    total: ColumnElement[float] = h.c.before_s
+    i = 1
+    while f"s{i}" in h.c:
+        start, end = h.c[f"s{i}"], h.c[f"e{i}"]
+        total = total + case(
+            (or_(start.is_(None), at <= start), 0.0),
+            (at >= end, end - start),
+            else_=at - start,
+        )
+        i += 1
+    return total
 
 
 # -- results ---------------------------------------------------------------------------------
@@ -472,39 +522,70 @@ class TicketReport:
     by: Dimension | None
     totals: TicketKpis
     groups: list[TicketKpis]
+    charts: TicketCharts | None = None
 
 
 # -- the statements --------------------------------------------------------------------------
+#
+# One pass over the period's tickets writes a temporary "facts" table (one row per ticket:
+# its group keys, durations, flags); a second pass writes the customer waits. Every figure
+# is then an aggregate over those small tables, for the total and for the chosen grouping.
+
+CLOCK_COLUMNS = {"first_response": "fr", "next_response": "nr", "resolution": "res"}
+WAIT_COLUMNS = ("wait_s", "wait_b")
 
 
 def _in_window(column: Any, window: Window) -> ColumnElement[bool]:
     return and_(column >= window.since, column < window.until)
 
 
-def _grouped(statement: AnySelect, by: Dimension | None, *keys: Any) -> AnySelect:
-    return statement.group_by(*keys) if by is not None else statement
+def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
 
 
-def _breach_logged(clock: str) -> ColumnElement[bool]:
-    return exists().where(
-        TicketEvent.ticket_id == Ticket.id,
-        TicketEvent.kind == "sla_breach",
-        TicketEvent.from_value == clock,
-    )
+@contextlib.asynccontextmanager
+async def _temporary_table(
+    session: AsyncSession,
+    prefix: str,
+    columns: Sequence[Column[Any]],
+    *,
+    fill: Any = None,
+    rows: Sequence[dict[str, Any]] = (),
+    index: Sequence[str] = (),
+) -> AsyncIterator[Table]:
+    """A temporary table filled from a statement (`fill`: INSERT ... SELECT) or `rows`;
+    dropped on exit. Each call gets its own name, so reports never share one."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    table = Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
+    if index:
+        Index(f"ix_{name}", *(table.c[c] for c in index))
+    connection = await session.connection()
+    await connection.run_sync(table.create)
+    try:
+        if fill is not None:
+            await session.execute(insert(table).from_select(list(table.c.keys()), fill))
+        if rows:
+            await session.execute(insert(table), list(rows))
+        yield table
+    finally:
+        with contextlib.suppress(SQLAlchemyError):
+            await connection.run_sync(table.drop)
 
 
-def _breached(clock: str) -> ColumnElement[bool]:
-    """SQL: the SLA clock ran out (logged by the SLA clock, or a first reply after its due)."""
-    logged = _breach_logged(clock)
-    if clock == "first_response":
-        return or_(
-            logged,
-            and_(
-                Ticket.first_response_due.is_not(None),
-                Ticket.first_response_at > Ticket.first_response_due,
+def _breach_events() -> Any:
+    """Per ticket: which clocks the SLA clock logged a breach for (one row per ticket)."""
+    return (
+        select(
+            TicketEvent.ticket_id.label("ticket_id"),
+            *(
+                func.max(_flag(TicketEvent.from_value == clock)).label(short)
+                for clock, short in CLOCK_COLUMNS.items()
             ),
         )
-    return logged
+        .where(TicketEvent.kind == "sla_breach")
+        .group_by(TicketEvent.ticket_id)
+        .subquery("breaches")
+    )
 
 
 def _came_back(extra_contacts: FromClause | None) -> ColumnElement[bool]:
@@ -528,56 +609,263 @@ def _came_back(extra_contacts: FromClause | None) -> ColumnElement[bool]:
     return or_(new_ticket, other)
 
 
-def _volume_statement(
-    window: Window, by: Dimension | None, rules: ReportRules, extra_contacts: FromClause | None
+FACT_FLAGS = (
+    "done",
+    "resolved_once",
+    "reopened",
+    "recontacted",
+    *(f"t_{s}" for s in CLOCK_COLUMNS.values()),
+    *(f"b_{s}" for s in CLOCK_COLUMNS.values()),
+    "score",
+)
+FACT_TIMES = ("frt_s", "frt_b", "res_s", "res_b")
+
+
+def _facts_columns(dims: Sequence[str]) -> list[Column[Any]]:
+    return [
+        Column("id", Integer),
+        Column("cal", String(200)),
+        *(Column(name, String(200)) for name in dims),
+        *(Column(name, Integer) for name in FACT_FLAGS),
+        *(Column(name, Float) for name in FACT_TIMES),
+    ]
+
+
+def _public_reply(message: Any) -> ColumnElement[bool]:
+    return and_(
+        message.author_kind == "agent",
+        message.direction == "out",
+        message.internal.is_(false()),
+    )
+
+
+def _facts_select(
+    window: Window,
+    rules: ReportRules,
+    hours: Table,
+    extra_contacts: FromClause | None,
+    dims: Sequence[str],
 ) -> AnySelect:
-    g = group_key(by)
+    """One row per ticket created in the period, in the column order of `_facts_columns`:
+    its calendar, the group keys in `dims`, 0/1 flags, CSAT score, and the first response
+    and resolution times in wall-clock and business seconds."""
+    breaches = _breach_events()
+    answered = Ticket.first_response_at.is_not(None)
+    finished = and_(Ticket.status.in_(DONE_STATUSES), Ticket.resolved_at.is_not(None))
     done = Ticket.status.in_(DONE_STATUSES)
-    replies = (
-        select(func.count())
-        .where(
-            Message.ticket_id == Ticket.id,
-            Message.author_kind == "agent",
-            Message.direction == "out",
-            Message.internal.is_(false()),
+    late_first = and_(
+        Ticket.first_response_due.is_not(None),
+        Ticket.first_response_at > Ticket.first_response_due,
+    )
+    # Each ticket's own values, computed once (MATERIALIZED keeps the database from
+    # re-parsing timestamps wherever the outer statement mentions them).
+    base = (
+        select(
+            Ticket.id.label("id"),
+            rules.calendar_key().label("cal"),
+            *(group_key(name).label(name) for name in dims),  # type: ignore[arg-type]
+            _flag(done).label("done"),
+            _flag(Ticket.resolved_at.is_not(None)).label("resolved_once"),
+            _flag(Ticket.reopen_count > 0).label("reopened"),
+            _flag(and_(Ticket.resolved_at.is_not(None), _came_back(extra_contacts))).label(
+                "recontacted"
+            ),
+            *(_flag(rules.has_target(c)).label(f"t_{s}") for c, s in CLOCK_COLUMNS.items()),
+            _flag(late_first).label("late_first"),
+            epoch(Ticket.created_at).label("c0"),
+            case((answered, epoch(Ticket.first_response_at))).label("c1"),
+            case((finished, epoch(Ticket.resolved_at))).label("c2"),
         )
-        .correlate(Ticket)
+        .where(_in_window(Ticket.created_at, window))
+        .cte("base")
+        .prefix_with("MATERIALIZED")
+    )
+    b = base.c
+    at_created, on_created = join_hours(hours, b.cal, b.c0)
+    at_first, on_first = join_hours(hours, b.cal, b.c1)
+    at_resolved, on_resolved = join_hours(hours, b.cal, b.c2)
+    logged = {short: func.coalesce(breaches.c[short], 0) == 1 for short in CLOCK_COLUMNS.values()}
+    breached = {
+        "fr": or_(logged["fr"], b.late_first == 1),
+        "nr": logged["nr"],
+        "res": logged["res"],
+    }
+    opened = open_seconds(at_created, b.c0)
+    return (
+        select(
+            b.id,
+            b.cal,
+            *(b[name] for name in dims),
+            b.done,
+            b.resolved_once,
+            b.reopened,
+            b.recontacted,
+            *(b[f"t_{short}"] for short in CLOCK_COLUMNS.values()),
+            *(_flag(breached[short]) for short in CLOCK_COLUMNS.values()),
+            CsatRating.score,
+            b.c1 - b.c0,
+            case((b.c1.is_not(None), open_seconds(at_first, b.c1) - opened)),
+            b.c2 - b.c0,
+            case((b.c2.is_not(None), open_seconds(at_resolved, b.c2) - opened)),
+        )
+        .select_from(base)
+        .outerjoin(at_created, on_created)
+        .outerjoin(at_first, on_first)
+        .outerjoin(at_resolved, on_resolved)
+        .outerjoin(breaches, breaches.c.ticket_id == b.id)
+        .outerjoin(CsatRating, CsatRating.ticket_id == b.id)
+    )
+
+
+def _waits_select(facts: Table, hours: Table, dims: Sequence[str]) -> AnySelect:
+    """Every customer message after a ticket's first response (so the ticket was not
+    resolved on first contact); those whose previous customer-visible message (by time,
+    then id) is an agent reply start a wait, which lasts until the next agent reply.
+    Found with index seeks from each first response, not by walking every message."""
+    m = aliased(Message)
+    earlier = aliased(Message)
+    later = aliased(Message)
+    before_m = or_(
+        earlier.created_at < m.created_at,
+        and_(earlier.created_at == m.created_at, earlier.id < m.id),
+    )
+    previous = (
+        select(earlier.author_kind)
+        .where(
+            earlier.ticket_id == m.ticket_id,
+            earlier.created_at <= m.created_at,
+            before_m,
+            or_(earlier.author_kind == "customer", _public_reply(earlier)),
+        )
+        .order_by(earlier.created_at.desc(), earlier.id.desc())
+        .limit(1)
         .scalar_subquery()
     )
-    resolved_once = Ticket.resolved_at.is_not(None)
+    next_reply = (
+        select(func.min(later.created_at))
+        .where(
+            later.ticket_id == m.ticket_id,
+            later.created_at >= m.created_at,
+            or_(later.created_at > m.created_at, later.id > m.id),
+            _public_reply(later),
+        )
+        .scalar_subquery()
+    )
+    candidates = (
+        select(
+            facts.c.id.label("ticket_id"),
+            facts.c.cal.label("cal"),
+            *(facts.c[name].label(name) for name in dims),
+            epoch(m.created_at).label("at"),
+            epoch(next_reply).label("reply_at"),
+            _flag(previous == "agent").label("after_reply"),
+        )
+        .select_from(facts)
+        .join(Ticket, Ticket.id == facts.c.id)
+        .join(m, and_(m.ticket_id == Ticket.id, m.created_at > Ticket.first_response_at))
+        .where(Ticket.first_response_at.is_not(None), m.author_kind == "customer")
+        .cte("candidates")
+        .prefix_with("MATERIALIZED")
+    )
+    w = candidates.c
+    is_wait = and_(w.after_reply == 1, w.reply_at.is_not(None))
+    at_start, on_start = join_hours(hours, w.cal, w.at)
+    at_reply, on_reply = join_hours(hours, w.cal, w.reply_at)
+    return (
+        select(
+            w.ticket_id,
+            *(w[name] for name in dims),
+            _flag(is_wait),
+            case((is_wait, w.reply_at - w.at)),
+            case((is_wait, open_seconds(at_reply, w.reply_at) - open_seconds(at_start, w.at))),
+        )
+        .select_from(candidates)
+        .outerjoin(at_start, on_start)
+        .outerjoin(at_reply, on_reply)
+    )
+
+
+def _key(table: Table, by: Dimension | None) -> ColumnElement[str]:
+    return _text(TOTAL) if by is None else table.c[by]
+
+
+def _grouped(statement: AnySelect, by: Dimension | None, key: Any) -> AnySelect:
+    return statement.group_by(key) if by is not None else statement
+
+
+def _volume_statement(facts: Table, waits: Table, by: Dimension | None) -> AnySelect:
+    f = facts.c
+    g = _key(facts, by)
+    wrote_again = select(waits.c.ticket_id).distinct().subquery("wrote_again")
+    # First contact resolution: resolved, never reopened, answered, and the customer did not
+    # write again after the first agent reply.
+    fcr = and_(
+        f.done == 1, f.reopened == 0, f.frt_s.is_not(None), wrote_again.c.ticket_id.is_(None)
+    )
     columns: list[Any] = [
-        g.label("g"),
-        func.count().label("created"),
-        _count_if(done).label("done"),
-        _count_if(Ticket.reopen_count > 0).label("reopened"),
-        _count_if(and_(done, Ticket.reopen_count == 0, replies == 1)).label("fcr"),
-        _count_if(resolved_once).label("asked"),
-        func.count(CsatRating.id).label("ratings"),
-        func.coalesce(func.sum(CsatRating.score), 0).label("score_sum"),
-        _count_if(CsatRating.score >= SATISFIED_MIN).label("satisfied"),
-        _count_if(resolved_once).label("recontact_eligible"),
-        _count_if(and_(resolved_once, _came_back(extra_contacts))).label("recontacted"),
+        g,
+        func.count(),
+        func.sum(f.done),
+        func.sum(f.reopened),
+        func.sum(_flag(fcr)),
+        func.sum(f.resolved_once),
+        func.count(f.score),
+        func.coalesce(func.sum(f.score), 0),
+        func.sum(_flag(f.score >= SATISFIED_MIN)),
+        func.sum(f.recontacted),
     ]
-    any_target = or_(*(rules.has_target(c) for c in CLOCKS))
-    any_breach = or_(*(_breached(c) for c in CLOCKS))
-    for clock in CLOCKS:
-        target = rules.has_target(clock)
-        columns.append(_count_if(target).label(f"{clock}_target"))
-        columns.append(_count_if(and_(target, _breached(clock))).label(f"{clock}_breached"))
-    columns.append(_count_if(any_target).label("any_target"))
-    columns.append(_count_if(and_(any_target, any_breach)).label("any_breached"))
-    statement = (
-        select(*columns)
-        .select_from(Ticket)
-        .outerjoin(CsatRating, CsatRating.ticket_id == Ticket.id)
-        .where(_in_window(Ticket.created_at, window))
+    for short in CLOCK_COLUMNS.values():
+        columns.append(func.sum(f[f"t_{short}"]))
+        columns.append(func.sum(_flag(and_(f[f"t_{short}"] == 1, f[f"b_{short}"] == 1))))
+    any_target = or_(*(f[f"t_{s}"] == 1 for s in CLOCK_COLUMNS.values()))
+    any_breach = or_(*(and_(f[f"t_{s}"] == 1, f[f"b_{s}"] == 1) for s in CLOCK_COLUMNS.values()))
+    columns += [func.sum(_flag(any_target)), func.sum(_flag(any_breach))]
+    statement = select(*columns).select_from(
+        facts.outerjoin(wrote_again, wrote_again.c.ticket_id == f.id)
     )
     return _grouped(statement, by, g)
 
 
+async def _distribution(
+    session: AsyncSession, table: Table, value: str, by: Dimension | None
+) -> dict[str, DurationStats]:
+    """count, mean, p50 and p90 of a column per group, over its non-null values.
+
+    Percentiles are nearest-rank: the value at position ceil(p * count) in ascending order,
+    read with ORDER BY ... OFFSET from an index built on the temporary table."""
+    v = table.c[value]
+    present = v.is_not(None)
+    if by is None:
+        rows = (await session.execute(select(func.count(v), func.avg(v)).where(present))).all()
+        groups = [(TOTAL, n, mean) for n, mean in rows]
+    else:
+        g = table.c[by]
+        statement = select(g, func.count(v), func.avg(v)).where(present).group_by(g)
+        groups = [(str(k), n, mean) for k, n, mean in (await session.execute(statement)).all()]
+    index = Index(f"ix_{table.name}_{value}_{by or 'all'}", *([table.c[by]] if by else []), v)
+    connection = await session.connection()
+    await connection.run_sync(index.create)
+    out: dict[str, DurationStats] = {}
+    for key, n, mean in groups:
+        if not n:
+            continue
+        where = [present] if by is None else [present, table.c[by] == key]
+        ranked = select(v).where(*where).order_by(v).limit(1)
+        p50 = await session.scalar(ranked.offset((n + 1) // 2 - 1))
+        p90 = await session.scalar(ranked.offset((n * 9 + 9) // 10 - 1))
+        out[key] = DurationStats(int(n), _seconds(mean), _seconds(p50), _seconds(p90))
+    return out
+
+
 def _backlog_statement(window: Window, by: Dimension | None) -> AnySelect:
-    """Status of each ticket at the end of the period: its last status change before then."""
+    """Status of each ticket at the end of the period. A ticket whose status has not changed
+    since has its current status; others take their last status change before the end."""
     g = group_key(by)
+    changed_later = (
+        select(TicketEvent.ticket_id)
+        .where(TicketEvent.kind == "status", TicketEvent.at >= window.until)
+        .scalar_subquery()
+    )
     last_status = (
         select(TicketEvent.to_value)
         .where(
@@ -590,10 +878,14 @@ def _backlog_statement(window: Window, by: Dimension | None) -> AnySelect:
         .correlate(Ticket)
         .scalar_subquery()
     )
-    status = func.coalesce(last_status, _text("new"))
+    moved = Ticket.id.in_(changed_later)
+    status = case((moved, func.coalesce(last_status, _text("new"))), else_=Ticket.status)
     inner = (
         select(g.label("g"), status.label("status"))
-        .where(Ticket.created_at < window.until)
+        .where(
+            Ticket.created_at < window.until,
+            or_(Ticket.status.in_(OPEN_STATUSES), moved),
+        )
         .subquery()
     )
     statement = select(inner.c.g, inner.c.status, func.count()).where(
@@ -604,117 +896,19 @@ def _backlog_statement(window: Window, by: Dimension | None) -> AnySelect:
 
 def _resolved_statement(window: Window, by: Dimension | None) -> AnySelect:
     g = group_key(by, at=Ticket.resolved_at)
-    statement = select(g.label("g"), func.count()).where(_in_window(Ticket.resolved_at, window))
+    statement = select(g, func.count()).where(_in_window(Ticket.resolved_at, window))
     return _grouped(statement, by, g)
 
 
-def _stats_statement(values: AnySelect, by: Dimension | None) -> AnySelect:
-    """count, mean, p50 and p90 of `values` (columns `g`, `v`) per group, in SQL."""
-    source = values.subquery()
-    partition = [source.c.g] if by is not None else []
-    ranked = select(
-        source.c.g,
-        source.c.v,
-        func.row_number().over(partition_by=partition, order_by=source.c.v).label("rn"),
-        func.count().over(partition_by=partition).label("n"),
-    ).subquery()
-    p50 = (ranked.c.n + 1) // 2
-    p90 = (ranked.c.n * 9 + 9) // 10
-    key = ranked.c.g if by is not None else _text(TOTAL)
-    statement = select(
-        key,
-        func.count(),
-        func.avg(ranked.c.v),
-        func.max(case((ranked.c.rn == p50, ranked.c.v))),
-        func.max(case((ranked.c.rn == p90, ranked.c.v))),
-    )
-    return _grouped(statement, by, ranked.c.g)
-
-
-def _duration_values(
-    window: Window,
-    by: Dimension | None,
-    rules: ReportRules,
-    hours: Table | None,
-    start: Any,
-    end: Any,
-    condition: ColumnElement[bool],
-) -> AnySelect:
-    if hours is None:
-        value = epoch(end) - epoch(start)
-    else:
-        calendar = rules.calendar_key()
-        value = open_seconds_at(hours, calendar, epoch(end)) - open_seconds_at(
-            hours, calendar, epoch(start)
-        )
-    return select(group_key(by).label("g"), value.label("v")).where(
-        _in_window(Ticket.created_at, window), condition
-    )
-
-
-def _waits_values(
-    window: Window, by: Dimension | None, rules: ReportRules, hours: Table | None
-) -> AnySelect:
-    """Each customer wait after the first response: from the first customer message that
-    follows a customer-visible agent reply to the next such reply."""
-    order = (Message.created_at, Message.id)
-    at = epoch(Message.created_at)
-    is_reply = and_(Message.author_kind == "agent", Message.internal.is_(false()))
-    sequence = (
-        select(
-            group_key(by).label("g"),
-            rules.calendar_key().label("cal"),
-            Message.author_kind.label("author"),
-            at.label("at"),
-            func.lag(Message.author_kind)
-            .over(partition_by=Message.ticket_id, order_by=order)
-            .label("previous"),
-            func.min(case((Message.author_kind == "agent", at)))
-            .over(partition_by=Message.ticket_id, order_by=order, rows=(1, None))
-            .label("reply_at"),
-        )
-        .select_from(Message)
-        .join(Ticket, Ticket.id == Message.ticket_id)
-        .where(
-            _in_window(Ticket.created_at, window),
-            or_(Message.author_kind == "customer", is_reply),
-        )
-        .subquery()
-    )
-    if hours is None:
-        value = sequence.c.reply_at - sequence.c.at
-    else:
-        value = open_seconds_at(hours, sequence.c.cal, sequence.c.reply_at) - open_seconds_at(
-            hours, sequence.c.cal, sequence.c.at
-        )
-    return select(sequence.c.g.label("g"), value.label("v")).where(
-        sequence.c.author == "customer",
-        sequence.c.previous == "agent",
-        sequence.c.reply_at.is_not(None),
-    )
-
-
 # -- running them ----------------------------------------------------------------------------
-
-
-async def _stats(
-    session: AsyncSession, values: AnySelect, by: Dimension | None
-) -> dict[str, DurationStats]:
-    rows = (await session.execute(_stats_statement(values, by))).all()
-    return {
-        str(g): DurationStats(int(n), _seconds(mean), _seconds(p50), _seconds(p90))
-        for g, n, mean, p50, p90 in rows
-        if n
-    }
 
 
 async def _collect(
     session: AsyncSession,
     window: Window,
     by: Dimension | None,
-    rules: ReportRules,
-    hours: Table | None,
-    extra_contacts: FromClause | None,
+    facts: Table,
+    waits: Table,
 ) -> dict[str, TicketKpis]:
     groups: dict[str, TicketKpis] = {}
 
@@ -724,64 +918,62 @@ async def _collect(
             groups[name] = TicketKpis(key=name)
         return groups[name]
 
-    volume = await session.execute(_volume_statement(window, by, rules, extra_contacts))
-    for row in volume.mappings():
-        if not row["created"]:
+    for row in (await session.execute(_volume_statement(facts, waits, by))).all():
+        (key, created, done, reopened, fcr, asked, ratings, score_sum, satisfied, came_back) = row[
+            :10
+        ]
+        if not created:
             continue
-        item = kpis(row["g"])
-        item.created = int(row["created"])
-        item.done = int(row["done"])
-        item.reopened = int(row["reopened"])
-        item.fcr = int(row["fcr"])
-        item.csat = CsatStats(
-            int(row["asked"]), int(row["ratings"]), int(row["score_sum"]), int(row["satisfied"])
+        item = kpis(key)
+        item.created, item.done, item.reopened, item.fcr = (
+            int(created),
+            int(done),
+            int(reopened),
+            int(fcr),
         )
-        item.recontact_eligible = int(row["recontact_eligible"])
-        item.recontacted = int(row["recontacted"])
+        item.csat = CsatStats(int(asked), int(ratings), int(score_sum), int(satisfied))
+        item.recontact_eligible, item.recontacted = int(asked), int(came_back)
+        clocks = [int(v or 0) for v in row[10:]]
         item.sla = {
-            clock: ClockStats(int(row[f"{clock}_target"]), int(row[f"{clock}_breached"]))
-            for clock in (*CLOCKS, "any")
+            clock: ClockStats(clocks[2 * i], clocks[2 * i + 1])
+            for i, clock in enumerate((*CLOCKS, "any"))
         }
+    measures = (
+        ("first_response", facts, "frt_s"),
+        ("first_response_business", facts, "frt_b"),
+        ("resolution", facts, "res_s"),
+        ("resolution_business", facts, "res_b"),
+        ("next_response", waits, "wait_s"),
+        ("next_response_business", waits, "wait_b"),
+    )
+    for name, table, value in measures:
+        for key, stats in (await _distribution(session, table, value, by)).items():
+            setattr(kpis(key), name, stats)
     for g, status, count in (await session.execute(_backlog_statement(window, by))).all():
         kpis(g).backlog[str(status)] = int(count)
     for g, count in (await session.execute(_resolved_statement(window, by))).all():
         if count:
             kpis(g).resolved = int(count)
-
-    answered = Ticket.first_response_at.is_not(None)
-    finished = and_(Ticket.status.in_(DONE_STATUSES), Ticket.resolved_at.is_not(None))
-    measures: list[tuple[str, Any, ColumnElement[bool]]] = [
-        ("first_response", Ticket.first_response_at, answered),
-        ("resolution", Ticket.resolved_at, finished),
-    ]
-    for name, end, condition in measures:
-        for business, table in (("", None), ("_business", hours)):
-            values = _duration_values(window, by, rules, table, Ticket.created_at, end, condition)
-            for g, stats in (await _stats(session, values, by)).items():
-                setattr(kpis(g), name + business, stats)
-    for business, table in (("", None), ("_business", hours)):
-        values = _waits_values(window, by, rules, table)
-        for g, stats in (await _stats(session, values, by)).items():
-            setattr(kpis(g), "next_response" + business, stats)
     return groups
 
 
 async def _bounds(session: AsyncSession, window: Window) -> tuple[datetime, datetime] | None:
-    """The span of time the period's tickets touch (for the business-hours table)."""
-    row = (
-        await session.execute(
-            select(
-                func.min(Ticket.created_at),
-                func.max(Ticket.updated_at),
-                func.max(Ticket.resolved_at),
-                func.max(Ticket.first_response_at),
-            ).where(_in_window(Ticket.created_at, window))
-        )
-    ).one()
-    if row[0] is None:
+    """The span of time the period's tickets touch (for the business-hours table): from the
+    first ticket of the period to now (or the latest resolution, if later). Both come from
+    an index."""
+    first = await session.scalar(
+        select(func.min(Ticket.created_at)).where(_in_window(Ticket.created_at, window))
+    )
+    if first is None:
         return None
-    ends = [value for value in row[1:] if value is not None]
-    return row[0], max([*ends, window.until, utcnow()])
+    latest = await session.scalar(select(func.max(Ticket.resolved_at)))
+    return first, max(x for x in (latest, window.until, utcnow()) if x is not None)
+
+
+async def _calendar_keys(session: AsyncSession, rules: ReportRules) -> list[str]:
+    """Every key `calendar_key()` can take: configured ones and departments tickets name."""
+    named = await session.scalars(select(Ticket.department).distinct())
+    return sorted({*rules.known_keys(), *(d for d in named if d is not None)})
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -795,39 +987,64 @@ async def ticket_report(
     by: Dimension | None = None,
     rules: ReportRules | None = None,
     extra_contacts: FromClause | None = None,
+    charts: bool = False,
 ) -> TicketReport:
     """Ticket KPIs for `window`, in total and per `by` group (see the README for definitions).
 
     `extra_contacts` is an optional selectable with columns `customer_ref` (the customer's id
     as text) and `at`: other contacts a customer made (such as questions the bot answered)
-    that count as re-contact.
+    that count as re-contact. `charts` also collects the series the PNG draws.
     """
     if by is not None and by not in DIMENSIONS:
         raise ReportError(f"cannot group by {by!r} (use one of {', '.join(DIMENSIONS)})")
     rules = rules or ReportRules.from_config()
     bounds = await _bounds(session, window)
+    if bounds is None:
+        start = end = _as_utc(window.since)
+    else:
+        start, end = (_as_utc(b) for b in bounds)
+    # Only the group keys this report shows: each costs string work on every ticket.
+    dims = sorted({*([by] if by else []), *(("day", "channel", "department") if charts else ())})
     async with contextlib.AsyncExitStack() as stack:
-        hours: Table | None = None
-        if bounds is not None:
-            start, end = (_as_utc(b) for b in bounds)
-            hours = await stack.enter_async_context(
-                business_hours_table(session, rules, start, end + timedelta(days=1))
+        hours = await stack.enter_async_context(
+            business_hours_table(
+                session, rules, start, end + timedelta(days=2), await _calendar_keys(session, rules)
             )
-        totals = await _collect(session, window, None, rules, hours, extra_contacts)
-        grouped = (
-            await _collect(session, window, by, rules, hours, extra_contacts)
-            if by is not None
-            else {}
         )
+        facts = await stack.enter_async_context(
+            _temporary_table(
+                session,
+                "report_facts",
+                _facts_columns(dims),
+                fill=_facts_select(window, rules, hours, extra_contacts, dims),
+                index=("id",),
+            )
+        )
+        waits = await stack.enter_async_context(
+            _temporary_table(
+                session,
+                "report_waits",
+                [
+                    Column("ticket_id", Integer),
+                    *(Column(name, String(200)) for name in dims),
+                    Column("is_wait", Integer),
+                    *(Column(name, Float) for name in WAIT_COLUMNS),
+                ],
+                fill=_waits_select(facts, hours, dims),
+            )
+        )
+        totals = await _collect(session, window, None, facts, waits)
+        grouped = await _collect(session, window, by, facts, waits) if by is not None else {}
+        series = await _chart_series(session, window, facts) if charts else None
     total = totals.get(TOTAL, TicketKpis(key=TOTAL))
     groups = sorted(grouped.values(), key=lambda k: _order(k, by))
-    return TicketReport(window=window, by=by, totals=total, groups=groups)
+    return TicketReport(window=window, by=by, totals=total, groups=groups, charts=series)
 
 
 def _order(item: TicketKpis, by: Dimension | None) -> tuple[Any, ...]:
     if by in ("day", "week"):
         return (item.key,)
-    return (-item.created, item.key)
+    return (-item.created, item.key == MISSING, item.key)
 
 
 # -- series for charts -----------------------------------------------------------------------
@@ -845,76 +1062,72 @@ FIRST_RESPONSE_BUCKETS: tuple[tuple[str, float], ...] = (
 FIRST_RESPONSE_LAST_BUCKET = ">2d"
 
 
-async def daily_volume(session: AsyncSession, window: Window) -> list[tuple[str, str, int]]:
-    """Tickets created per UTC day and channel: `(day, channel, count)`, in day order."""
-    day = day_of(Ticket.created_at)
-    statement = (
-        select(day, Ticket.channel, func.count())
-        .where(_in_window(Ticket.created_at, window))
-        .group_by(day, Ticket.channel)
-        .order_by(day, Ticket.channel)
-    )
-    return [(str(d), str(c), int(n)) for d, c, n in (await session.execute(statement)).all()]
+@dataclass
+class TicketCharts:
+    """Series behind the charts, each one grouped in SQL.
 
-
-async def first_response_distribution(
-    session: AsyncSession, window: Window
-) -> list[tuple[str, str, int]]:
-    """First responses per wall-clock bucket and SLA outcome: `(bucket, outcome, count)`.
-
-    Outcomes: `met`, `breached` (see `_breached`), `no target`.
+    `volume`: (UTC day, channel, tickets created); `first_response`: (wall-clock bucket,
+    `met` | `breached` | `no target`, tickets); `csat`: (UTC day of the rating, ratings,
+    average); `breaches`: (department, clock, tickets breached).
     """
-    seconds = epoch(Ticket.first_response_at) - epoch(Ticket.created_at)
+
+    volume: list[tuple[str, str, int]] = field(default_factory=list)
+    first_response: list[tuple[str, str, int]] = field(default_factory=list)
+    csat: list[tuple[str, int, float]] = field(default_factory=list)
+    breaches: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+async def _chart_series(session: AsyncSession, window: Window, facts: Table) -> TicketCharts:
+    f = facts.c
+    series = TicketCharts()
+    volume = (
+        select(f.day, f.channel, func.count()).group_by(f.day, f.channel).order_by(f.day, f.channel)
+    )
+    series.volume = [(str(d), str(c), int(n)) for d, c, n in (await session.execute(volume)).all()]
     bucket = case(
-        *((seconds < limit, _text(label)) for label, limit in FIRST_RESPONSE_BUCKETS),
+        *((f.frt_s < limit, _text(label)) for label, limit in FIRST_RESPONSE_BUCKETS),
         else_=_text(FIRST_RESPONSE_LAST_BUCKET),
     )
     outcome = case(
-        (_breached("first_response"), _text("breached")),
-        (Ticket.first_response_due.is_not(None), _text("met")),
+        (and_(f.t_fr == 1, f.b_fr == 1), _text("breached")),
+        (f.t_fr == 1, _text("met")),
         else_=_text("no target"),
     )
     inner = (
         select(bucket.label("bucket"), outcome.label("outcome"))
-        .where(_in_window(Ticket.created_at, window), Ticket.first_response_at.is_not(None))
+        .where(f.frt_s.is_not(None))
         .subquery()
     )
-    statement = select(inner.c.bucket, inner.c.outcome, func.count()).group_by(
+    distribution = select(inner.c.bucket, inner.c.outcome, func.count()).group_by(
         inner.c.bucket, inner.c.outcome
     )
-    return [(str(b), str(o), int(n)) for b, o, n in (await session.execute(statement)).all()]
-
-
-async def daily_csat(session: AsyncSession, window: Window) -> list[tuple[str, int, float]]:
-    """Ratings per UTC day they were given: `(day, ratings, average score)`."""
+    series.first_response = [
+        (str(b), str(o), int(n)) for b, o, n in (await session.execute(distribution)).all()
+    ]
     day = day_of(CsatRating.created_at)
-    statement = (
+    csat = (
         select(day, func.count(), func.sum(CsatRating.score))
         .where(_in_window(CsatRating.created_at, window))
         .group_by(day)
         .order_by(day)
     )
-    return [
+    series.csat = [
         (str(d), int(n), round(int(total) / int(n), 3))
-        for d, n, total in (await session.execute(statement)).all()
+        for d, n, total in (await session.execute(csat)).all()
         if n
     ]
-
-
-async def breaches_by_department(
-    session: AsyncSession, window: Window, rules: ReportRules | None = None
-) -> list[tuple[str, str, int]]:
-    """Breached tickets per department and clock: `(department, clock, breached)`."""
-    rules = rules or ReportRules.from_config()
-    g = group_key("department")
-    columns = [_count_if(and_(rules.has_target(c), _breached(c))) for c in CLOCKS]
-    statement = (
-        select(g, *columns).where(_in_window(Ticket.created_at, window)).group_by(g).order_by(g)
-    )
-    out: list[tuple[str, str, int]] = []
-    for row in (await session.execute(statement)).all():
-        out.extend((str(row[0]), clock, int(n)) for clock, n in zip(CLOCKS, row[1:], strict=True))
-    return out
+    breaches = select(
+        f.department,
+        *(
+            func.sum(_flag(and_(f[f"t_{s}"] == 1, f[f"b_{s}"] == 1)))
+            for s in CLOCK_COLUMNS.values()
+        ),
+    ).group_by(f.department)
+    for row in (await session.execute(breaches.order_by(f.department))).all():
+        series.breaches.extend(
+            (str(row[0]), clock, int(n or 0)) for clock, n in zip(CLOCKS, row[1:], strict=True)
+        )
+    return series
 
 
 def describe_window(window: Window) -> str:
@@ -930,12 +1143,9 @@ __all__: Sequence[str] = (
     "DurationStats",
     "ReportError",
     "ReportRules",
+    "TicketCharts",
     "TicketKpis",
     "TicketReport",
     "Window",
-    "breaches_by_department",
-    "daily_csat",
-    "daily_volume",
-    "first_response_distribution",
     "ticket_report",
 )

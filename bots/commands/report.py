@@ -70,6 +70,7 @@ def report(
                     by=cast(Dimension | None, by),
                     rules=rules,
                     charts=fmt == "png",
+                    sessions=services.db.sessions,
                 )
         finally:
             await services.close()

@@ -19,6 +19,7 @@ INDEXES = (
     ("ix_tickets_resolved_at", "tickets", ["resolved_at"]),
     ("ix_tickets_customer_created", "tickets", ["customer_id", "created_at"]),
     ("ix_messages_ticket_created", "messages", ["ticket_id", "created_at"]),
+    ("ix_ticket_events_ticket_kind_at", "ticket_events", ["ticket_id", "kind", "at"]),
 )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Float, literal, select
 
 from bots.db import Database
 from tickets.calendar import BusinessCalendar
-from tickets.reports import ReportRules, business_hours_table, open_seconds_at
+from tickets.reports import ReportRules, business_hours_table, join_hours, open_seconds
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 OFFICE = BusinessCalendar.weekly_hours(
@@ -48,13 +48,14 @@ async def _open_time(database: Database, pairs: list[tuple[datetime, datetime]])
     rules = ReportRules(default_calendar=OFFICE)
     out: list[float] = []
     async with database.session() as session:
-        async with business_hours_table(session, rules, start, end) as hours:
+        async with business_hours_table(session, rules, start, end, keys=["-"]) as hours:
             for a, b in pairs:
-                calendar = literal("office")
-                value = open_seconds_at(
-                    hours, calendar, literal(b.timestamp(), Float)
-                ) - open_seconds_at(hours, calendar, literal(a.timestamp(), Float))
-                out.append(float(await session.scalar(select(value)) or 0.0))
+                values = []
+                for moment in (a, b):
+                    at = literal(moment.timestamp(), Float)
+                    row, on = join_hours(hours, literal("-"), at)  # "-": the business calendar
+                    values.append(await session.scalar(select(open_seconds(row, at)).where(on)))
+                out.append(float(values[1]) - float(values[0]))
         await session.rollback()
     return out
 
