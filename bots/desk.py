@@ -688,7 +688,9 @@ class Desk:
         for cluster in clusters[:10]:
             data = cluster.to_dict()
             examples = "; ".join(blocks.escape(str(e)) for e in data.get("examples", [])[:2])
-            lines.append(f"• {data.get('count', '?')}× {examples}")
+            nearest = data.get("nearest_article")
+            near = f" (nearest article `{nearest}`)" if nearest else ""
+            lines.append(f"• {data.get('size', '?')}× {examples}{near}")
         return [self._respond(message, "\n".join(lines))]
 
     # ------------------------------------------------------------------ outputs

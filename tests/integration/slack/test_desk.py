@@ -16,7 +16,14 @@ from bots.slack.models import SlackThread
 from drafting.models import Draft
 from knowledge.models import Article
 from tests.fakes import slack_payloads as p
-from tests.integration.slack.conftest import AGENT, GROUP_AGENT, STRANGER, TRIAGE, SlackDesk
+from tests.integration.slack.conftest import (
+    ADMIN,
+    AGENT,
+    GROUP_AGENT,
+    STRANGER,
+    TRIAGE,
+    SlackDesk,
+)
 from tickets import service as tickets
 from tickets.models import Message, Ticket
 
@@ -323,3 +330,17 @@ async def test_slash_command_ticket_answers_privately(slack: SlackDesk) -> None:
     assert f"Ticket #{number}" in answers[0]["text"] and answers[0]["blocks"]
     assert "for admins" in answers[1]["text"]
     assert "no ticket #99999" in answers[2]["text"]
+
+
+async def test_admin_commands_answer_admins(slack: SlackDesk) -> None:
+    await slack.hand_off(124)
+    url = slack.api.response_url("cmd2")
+    for text in ("report week", "gaps", "kb search parcel", "kb", "help"):
+        await slack.command(p.slash_command(ADMIN, "CADMINS", text, response_url=url))
+        await slack.settle()
+    report, gaps, search, kb_usage, usage = (a["text"] for a in slack.api.calls_to("response_url"))
+    assert report.startswith("*Tickets opened in the last 7 days:* ") and "new 1" in report
+    assert "No knowledge gaps" in gaps or "did not answer" in gaps
+    assert "parcel" in search  # no article matches, or the matching ones are listed
+    assert "Usage: `/relaydesk kb search TEXT`" in kb_usage
+    assert "/relaydesk ticket N" in usage
