@@ -86,3 +86,22 @@ async def test_dm_hand_off_agent_reply_and_csat(slack: SlackDesk) -> None:
         rating = await session.scalar(select(CsatRating).where(CsatRating.ticket_id == ticket.id))
     assert rating is not None and rating.score == 4
     assert "Thank you" in json.dumps(dm_posts(slack, "DDM1")[-1])
+
+
+async def test_a_file_from_a_slack_customer_is_uploaded_to_the_thread(slack: SlackDesk) -> None:
+    await slack.event(p.dm_message("UFILE", "DFILE", "I want to talk to a person"))
+    await slack.settle()
+    async with slack.db.session() as session:
+        ticket = await session.scalar(select(Ticket).where(Ticket.chat_id == "DFILE"))
+    assert ticket is not None
+    card = slack.card_ts(ticket.number)
+    file = {"id": "F0SCREEN1", "name": "screenshot.png", "mimetype": "image/png", "size": 9}
+    await slack.event(p.dm_message("UFILE", "DFILE", "here is a screenshot", files=[file]))
+    await slack.settle()
+    assert slack.api.calls_to("files.info") == [{"file": "F0SCREEN1"}]
+    assert slack.api.uploads == [b"file:F0SCREEN1"]  # the bytes Slack served, uploaded again
+    completed = slack.api.calls_to("files.completeUploadExternal")
+    assert len(completed) == 1
+    assert completed[0]["channel_id"] == TRIAGE and completed[0]["thread_ts"] == card
+    mirrored = [c for c in slack.thread(ticket.number) if "here is a screenshot" in c["text"]]
+    assert len(mirrored) == 1
