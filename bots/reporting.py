@@ -27,6 +27,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+import bots.report_indexes  # noqa: F401 - the answer-log index these statements rely on
 from drafting.models import Draft
 from knowledge.models import AnswerLog, Article, Feedback
 from tickets.models import Counter, Message, Ticket, utcnow
@@ -38,8 +39,9 @@ from tickets.reports import (
     ReportRules,
     TicketReport,
     Window,
-    epoch,
+    plus_seconds,
     ticket_report,
+    tune_session,
 )
 
 if TYPE_CHECKING:
@@ -231,41 +233,38 @@ class KbKpis:
         }
 
 
-def _deflection_outcome(now: datetime) -> ColumnElement[str]:
-    """SQL: the fate of one row of `kb_answers` (see `KbKpis`)."""
-    answer = AnswerLog
-    start = epoch(answer.created_at)
-    horizon = start + DEFLECTION_WINDOW.total_seconds()
-    customer = as_int(answer.customer_ref)
-    feedback_up = exists().where(Feedback.answer_id == answer.id, Feedback.helpful.is_(true()))
-    feedback_down = exists().where(Feedback.answer_id == answer.id, Feedback.helpful.is_(false()))
+def _deflection_outcome(question: Any, now: datetime) -> ColumnElement[str]:
+    """SQL: the fate of one question (a row of `_questions`; see `KbKpis`)."""
+    q = question.c
+    feedback_up = exists().where(Feedback.answer_id == q.id, Feedback.helpful.is_(true()))
+    feedback_down = exists().where(Feedback.answer_id == q.id, Feedback.helpful.is_(false()))
     ticket_opened = exists().where(
-        Ticket.customer_id == customer,
-        Ticket.created_at >= answer.created_at,
-        epoch(Ticket.created_at) <= horizon,
+        Ticket.customer_id == q.customer_id,
+        Ticket.created_at >= q.at,
+        Ticket.created_at <= q.horizon,
     )
     other = aliased(AnswerLog)
     asked_again = exists().where(
-        other.customer_ref == answer.customer_ref,
-        other.created_at > answer.created_at,
-        epoch(other.created_at) <= horizon,
+        other.customer_ref == q.customer_ref,
+        other.created_at > q.at,
+        other.created_at <= q.horizon,
     )
     wrote = exists(
         select(Message.id)
         .join(Ticket, Ticket.id == Message.ticket_id)
         .where(
-            Ticket.customer_id == customer,
+            Ticket.customer_id == q.customer_id,
+            Message.created_at > q.at,
+            Message.created_at <= q.horizon,
             Message.author_kind == "customer",
-            Message.created_at > answer.created_at,
-            epoch(Message.created_at) <= horizon,
         )
     )
     return case(
-        (answer.answered.is_not(true()), _text("handed_off")),
+        (q.answered.is_not(true()), _text("handed_off")),
         (feedback_down, _text("thumbs_down")),
         (ticket_opened, _text("handoff")),
         (or_(asked_again, wrote), _text("new_contact")),
-        (horizon > now.timestamp(), _text("pending")),
+        (q.horizon > now, _text("pending")),
         (feedback_up, _text("verified")),
         else_=_text("assumed"),
     )
@@ -278,13 +277,23 @@ async def kb_kpis(
     group = _answer_group(by)
     if group is None:
         return {}
-    inner = (
-        select(group.label("g"), _deflection_outcome(now).label("outcome"))
-        .select_from(AnswerLog)
-        .outerjoin(Article, Article.slug == AnswerLog.slug)
-        .where(AnswerLog.created_at >= window.since, AnswerLog.created_at < window.until)
-        .subquery()
-    )
+    # Each question's own values once (its customer as a ticket customer id, the end of
+    # its 24 hours); the checks then are index ranges on timestamps.
+    source = select(
+        AnswerLog.id.label("id"),
+        AnswerLog.customer_ref.label("customer_ref"),
+        as_int(AnswerLog.customer_ref).label("customer_id"),
+        AnswerLog.answered.label("answered"),
+        AnswerLog.created_at.label("at"),
+        plus_seconds(AnswerLog.created_at, DEFLECTION_WINDOW.total_seconds()).label("horizon"),
+        group.label("g"),
+    ).where(AnswerLog.created_at >= window.since, AnswerLog.created_at < window.until)
+    if by == "department":
+        source = source.select_from(AnswerLog).outerjoin(Article, Article.slug == AnswerLog.slug)
+    questions = source.cte("questions").prefix_with("MATERIALIZED")
+    inner = select(
+        questions.c.g.label("g"), _deflection_outcome(questions, now).label("outcome")
+    ).subquery()
     statement = select(inner.c.g, inner.c.outcome, func.count()).group_by(
         inner.c.g, inner.c.outcome
     )
@@ -579,6 +588,7 @@ async def _bot_part(
     session: AsyncSession, window: Window, by: Dimension | None, now: datetime, charts: bool
 ) -> _BotPart:
     """The knowledge base and drafting figures; each statement runs once."""
+    await tune_session(session)
     days = await kb_kpis(session, window, by="day", now=now) if charts else {}
     kb_grouped = await kb_kpis(session, window, by=by, now=now) if by is not None else {}
     if by is None and not charts:

@@ -39,6 +39,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,7 +53,7 @@ import tickets.report_models  # noqa: F401 - the indexes these statements rely o
 from tickets.calendar import BusinessCalendar
 from tickets.config import HelpdeskConfig, default_config
 from tickets.errors import TicketError
-from tickets.models import CsatRating, Message, Ticket, TicketEvent, utcnow
+from tickets.models import CsatRating, Message, Ticket, TicketEvent, UTCDateTime, utcnow
 
 Dimension = Literal["department", "agent", "channel", "language", "day", "week"]
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
@@ -152,6 +153,31 @@ def _week_sqlite(element: week_of, compiler: SQLCompiler, **kw: Any) -> str:
 def _week_postgresql(element: week_of, compiler: SQLCompiler, **kw: Any) -> str:
     arg = compiler.process(element.clauses, **kw)
     return f"to_char(date_trunc('week', {arg} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+
+
+class plus_seconds(FunctionElement[datetime]):
+    """A timestamp column moved by a whole number of seconds, comparable with stored
+    timestamps (and so with their indexes): `plus_seconds(Ticket.resolved_at, 86400)`."""
+
+    type = UTCDateTime()
+    name = "plus_seconds"
+    inherit_cache = True
+
+
+@compiles(plus_seconds, "sqlite")
+def _plus_sqlite(element: plus_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds move, the fraction stays.
+    return (
+        f"(strftime('%Y-%m-%d %H:%M:%S', {moment}, ({seconds}) || ' seconds')"
+        f" || substr({moment}, 20))"
+    )
+
+
+@compiles(plus_seconds, "postgresql")
+def _plus_postgresql(element: plus_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({moment} + make_interval(secs => {seconds}))"
 
 
 def _text(value: str) -> ColumnElement[str]:
@@ -351,10 +377,13 @@ def _epoch_day_postgresql(element: epoch_day, compiler: SQLCompiler, **kw: Any) 
     return f"CAST(FLOOR(({compiler.process(element.clauses, **kw)}) / 86400.0) AS INTEGER)"
 
 
-def join_hours(hours: Table, calendar: ColumnElement[str], at: ColumnElement[float]) -> Any:
-    """An alias of the business-hours table and the ON clause joining the row of `at`."""
+def join_hours(
+    hours: Table, calendar: ColumnElement[str], at: ColumnElement[float], day: Any = None
+) -> Any:
+    """An alias of the business-hours table and the ON clause joining the row of `at`
+    (`day`: its day number, when the statement already has it as a column)."""
     h = hours.alias()
-    return h, and_(h.c.calendar == calendar, h.c.day == epoch_day(at))
+    return h, and_(h.c.calendar == calendar, h.c.day == (epoch_day(at) if day is None else day))
 
 
 def open_seconds(h: Any, at: ColumnElement[float]) -> ColumnElement[float]:
@@ -543,6 +572,17 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return case((condition, 1), else_=0)
 
 
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def tune_session(session: AsyncSession) -> None:
+    """Settings for one reporting transaction: on PostgreSQL, no JIT compilation (it costs
+    seconds on these one-off statements and saves nothing)."""
+    if _is_postgres(session):
+        await session.execute(text("SET LOCAL jit = off"))
+
+
 @contextlib.asynccontextmanager
 async def _temporary_table(
     session: AsyncSession,
@@ -566,6 +606,9 @@ async def _temporary_table(
             await session.execute(insert(table).from_select(list(table.c.keys()), fill))
         if rows:
             await session.execute(insert(table), list(rows))
+        if _is_postgres(session):
+            # Temporary tables get no statistics on their own; the planner needs them.
+            await session.execute(text(f"ANALYZE {name}"))
         yield table
     finally:
         with contextlib.suppress(SQLAlchemyError):
@@ -591,20 +634,20 @@ def _breach_events() -> Any:
 def _came_back(extra_contacts: FromClause | None) -> ColumnElement[bool]:
     """SQL: the customer made a new contact within 7 days after this ticket was resolved."""
     later = aliased(Ticket)
-    horizon = epoch(Ticket.resolved_at) + RECONTACT_WINDOW.total_seconds()
+    horizon = plus_seconds(Ticket.resolved_at, RECONTACT_WINDOW.total_seconds())
     new_ticket = exists().where(
         later.customer_id == Ticket.customer_id,
-        later.id != Ticket.id,
         later.created_at > Ticket.resolved_at,
-        epoch(later.created_at) <= horizon,
+        later.created_at <= horizon,
+        later.id != Ticket.id,
     )
     if extra_contacts is None:
         return new_ticket
     contact = extra_contacts.alias()
     other = exists().where(
         contact.c.customer_ref == cast(Ticket.customer_id, String),
-        epoch(contact.c.at) > epoch(Ticket.resolved_at),
-        epoch(contact.c.at) <= horizon,
+        contact.c.at > Ticket.resolved_at,
+        contact.c.at <= horizon,
     )
     return or_(new_ticket, other)
 
@@ -675,15 +718,18 @@ def _facts_select(
             epoch(Ticket.created_at).label("c0"),
             case((answered, epoch(Ticket.first_response_at))).label("c1"),
             case((finished, epoch(Ticket.resolved_at))).label("c2"),
+            epoch_day(epoch(Ticket.created_at)).label("d0"),
+            case((answered, epoch_day(epoch(Ticket.first_response_at)))).label("d1"),
+            case((finished, epoch_day(epoch(Ticket.resolved_at)))).label("d2"),
         )
         .where(_in_window(Ticket.created_at, window))
         .cte("base")
         .prefix_with("MATERIALIZED")
     )
     b = base.c
-    at_created, on_created = join_hours(hours, b.cal, b.c0)
-    at_first, on_first = join_hours(hours, b.cal, b.c1)
-    at_resolved, on_resolved = join_hours(hours, b.cal, b.c2)
+    at_created, on_created = join_hours(hours, b.cal, b.c0, b.d0)
+    at_first, on_first = join_hours(hours, b.cal, b.c1, b.d1)
+    at_resolved, on_resolved = join_hours(hours, b.cal, b.c2, b.d2)
     logged = {short: func.coalesce(breaches.c[short], 0) == 1 for short in CLOCK_COLUMNS.values()}
     breached = {
         "fr": or_(logged["fr"], b.late_first == 1),
@@ -758,6 +804,8 @@ def _waits_select(facts: Table, hours: Table, dims: Sequence[str]) -> AnySelect:
             *(facts.c[name].label(name) for name in dims),
             epoch(m.created_at).label("at"),
             epoch(next_reply).label("reply_at"),
+            epoch_day(epoch(m.created_at)).label("at_day"),
+            epoch_day(epoch(next_reply)).label("reply_day"),
             _flag(previous == "agent").label("after_reply"),
         )
         .select_from(facts)
@@ -769,8 +817,8 @@ def _waits_select(facts: Table, hours: Table, dims: Sequence[str]) -> AnySelect:
     )
     w = candidates.c
     is_wait = and_(w.after_reply == 1, w.reply_at.is_not(None))
-    at_start, on_start = join_hours(hours, w.cal, w.at)
-    at_reply, on_reply = join_hours(hours, w.cal, w.reply_at)
+    at_start, on_start = join_hours(hours, w.cal, w.at, w.at_day)
+    at_reply, on_reply = join_hours(hours, w.cal, w.reply_at, w.reply_day)
     return (
         select(
             w.ticket_id,
@@ -857,10 +905,18 @@ async def _distribution(
     return out
 
 
-def _backlog_statement(window: Window, by: Dimension | None) -> AnySelect:
+def _backlog_statement(window: Window, by: Dimension | None, now: datetime) -> AnySelect:
     """Status of each ticket at the end of the period. A ticket whose status has not changed
     since has its current status; others take their last status change before the end."""
     g = group_key(by)
+    if window.until >= now:  # the period ends now: every status is the current one
+        current = select(g.label("g"), Ticket.status.label("status")).where(
+            Ticket.created_at < window.until, Ticket.status.in_(OPEN_STATUSES)
+        )
+        inside = current.subquery()
+        return select(inside.c.g, inside.c.status, func.count()).group_by(
+            inside.c.g, inside.c.status
+        )
     changed_later = (
         select(TicketEvent.ticket_id)
         .where(TicketEvent.kind == "status", TicketEvent.at >= window.until)
@@ -949,7 +1005,7 @@ async def _collect(
     for name, table, value in measures:
         for key, stats in (await _distribution(session, table, value, by)).items():
             setattr(kpis(key), name, stats)
-    for g, status, count in (await session.execute(_backlog_statement(window, by))).all():
+    for g, status, count in (await session.execute(_backlog_statement(window, by, utcnow()))).all():
         kpis(g).backlog[str(status)] = int(count)
     for g, count in (await session.execute(_resolved_statement(window, by))).all():
         if count:
@@ -998,6 +1054,7 @@ async def ticket_report(
     if by is not None and by not in DIMENSIONS:
         raise ReportError(f"cannot group by {by!r} (use one of {', '.join(DIMENSIONS)})")
     rules = rules or ReportRules.from_config()
+    await tune_session(session)
     bounds = await _bounds(session, window)
     if bounds is None:
         start = end = _as_utc(window.since)

@@ -13,13 +13,15 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-# name, table, columns: declared beside the models in tickets/report_models.py
+# name, table, columns: declared beside the models in tickets/report_models.py and
+# bots/report_indexes.py
 INDEXES = (
     ("ix_tickets_created_at", "tickets", ["created_at"]),
     ("ix_tickets_resolved_at", "tickets", ["resolved_at"]),
     ("ix_tickets_customer_created", "tickets", ["customer_id", "created_at"]),
     ("ix_messages_ticket_created", "messages", ["ticket_id", "created_at"]),
     ("ix_ticket_events_ticket_kind_at", "ticket_events", ["ticket_id", "kind", "at"]),
+    ("ix_kb_answers_customer_created", "kb_answers", ["customer_ref", "created_at"]),
 )
 
 
