@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.db import Database
@@ -29,6 +30,7 @@ from bots.pipeline.store import enqueue
 from bots.slack import blocks
 from bots.slack.models import remember_card, thread_for_ticket
 from bots.slack.parse import CHANNEL, TASK_TYPE, parse, task_message
+from bots.views import ticket_view
 from tickets import events
 from tickets.models import Ticket
 
@@ -361,6 +363,26 @@ class SlackChannel:
         confirm = message.meta.get("slack_confirm")
         if isinstance(confirm, dict) and confirm.get("ts"):
             enqueue(session, _reaction(confirm, DELIVERED), ticket_id=row.ticket_id)
+        if row.channel == CHANNEL and message.kind == "notice" and message.meta.get("sla"):
+            await self._refresh_card(session, message.ticket_number)
+
+    async def _refresh_card(self, session: AsyncSession, number: int | None) -> None:
+        """An SLA warning or breach (and what its actions changed) shows on the card too."""
+        if number is None:
+            return
+        place = await thread_for_ticket(session, number)
+        ticket = await session.scalar(select(Ticket).where(Ticket.number == number))
+        if place is None or ticket is None:
+            return
+        view = await ticket_view(session, ticket)
+        update = OutboundMessage(
+            chat=ChatRef(CHANNEL, place.channel),
+            text=blocks.card_text(view),
+            kind="card_update",
+            ticket_number=number,
+            meta={"ticket": view, "card": {"channel": place.channel, "ts": place.card_ts}},
+        )
+        enqueue(session, update, ticket_id=ticket.id)
 
     async def on_failed(
         self, session: AsyncSession, row: OutboxRow, message: OutboundMessage, reason: str

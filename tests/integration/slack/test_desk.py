@@ -344,3 +344,31 @@ async def test_admin_commands_answer_admins(slack: SlackDesk) -> None:
     assert "parcel" in search  # no article matches, or the matching ones are listed
     assert "Usage: `/relaydesk kb search TEXT`" in kb_usage
     assert "/relaydesk ticket N" in usage
+
+
+async def test_an_sla_breach_notice_refreshes_the_card(slack: SlackDesk) -> None:
+    from bots.messages import ChatRef, OutboundMessage
+    from bots.pipeline.store import enqueue
+
+    number = await slack.hand_off(125)
+    before = len(card_updates(slack, number))
+    async with slack.db.session() as session:
+        found = await tickets.get_ticket(session, number)
+        # What the SLA tick does on a breach with actions: flags, a higher priority, a notice.
+        found.first_response_breached = True
+        found.sla_breached = True
+        found.priority = "urgent"
+        notice = OutboundMessage(
+            chat=ChatRef("slack", TRIAGE),
+            text=f"SLA breached on ticket #{number}",
+            kind="notice",
+            ticket_number=number,
+            meta={"sla": {"kind": "breach", "clock": "first_response"}},
+        )
+        enqueue(session, notice, ticket_id=found.id)
+        await session.commit()
+    slack.services.outbox_wakeup.set()
+    await slack.settle()
+    updates = card_updates(slack, number)
+    assert len(updates) == before + 1
+    assert "breached" in shown(updates[-1]) and "urgent" in shown(updates[-1])
