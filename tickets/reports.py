@@ -879,30 +879,46 @@ async def _distribution(
 ) -> dict[str, DurationStats]:
     """count, mean, p50 and p90 of a column per group, over its non-null values.
 
-    Percentiles are nearest-rank: the value at position ceil(p * count) in ascending order,
-    read with ORDER BY ... OFFSET from an index built on the temporary table."""
+    Percentiles are nearest-rank: the value at position ceil(p * count) in ascending order.
+    The total reads them with ORDER BY ... OFFSET from an index built on the temporary
+    table; groups rank their values with a window function, all groups in one statement."""
     v = table.c[value]
     present = v.is_not(None)
-    if by is None:
-        rows = (await session.execute(select(func.count(v), func.avg(v)).where(present))).all()
-        groups = [(TOTAL, n, mean) for n, mean in rows]
-    else:
+    if by is not None:
         g = table.c[by]
-        statement = select(g, func.count(v), func.avg(v)).where(present).group_by(g)
-        groups = [(str(k), n, mean) for k, n, mean in (await session.execute(statement)).all()]
-    index = Index(f"ix_{table.name}_{value}_{by or 'all'}", *([table.c[by]] if by else []), v)
+        ranked = (
+            select(
+                g.label("g"),
+                v.label("v"),
+                func.row_number().over(partition_by=g, order_by=v).label("rn"),
+                func.count().over(partition_by=g).label("n"),
+            )
+            .where(present)
+            .subquery()
+        )
+        r = ranked.c
+        statement = select(
+            r.g,
+            func.count(),
+            func.avg(r.v),
+            func.max(case((r.rn == (r.n + 1) // 2, r.v))),
+            func.max(case((r.rn == (r.n * 9 + 9) // 10, r.v))),
+        ).group_by(r.g)
+        return {
+            str(key): DurationStats(int(n), _seconds(mean), _seconds(p50), _seconds(p90))
+            for key, n, mean, p50, p90 in (await session.execute(statement)).all()
+            if n
+        }
+    n, mean = (await session.execute(select(func.count(v), func.avg(v)).where(present))).one()
+    if not n:
+        return {}
+    index = Index(f"ix_{table.name}_{value}", v)
     connection = await session.connection()
     await connection.run_sync(index.create)
-    out: dict[str, DurationStats] = {}
-    for key, n, mean in groups:
-        if not n:
-            continue
-        where = [present] if by is None else [present, table.c[by] == key]
-        ranked = select(v).where(*where).order_by(v).limit(1)
-        p50 = await session.scalar(ranked.offset((n + 1) // 2 - 1))
-        p90 = await session.scalar(ranked.offset((n * 9 + 9) // 10 - 1))
-        out[key] = DurationStats(int(n), _seconds(mean), _seconds(p50), _seconds(p90))
-    return out
+    ordered = select(v).where(present).order_by(v).limit(1)
+    p50 = await session.scalar(ordered.offset((n + 1) // 2 - 1))
+    p90 = await session.scalar(ordered.offset((n * 9 + 9) // 10 - 1))
+    return {TOTAL: DurationStats(int(n), _seconds(mean), _seconds(p50), _seconds(p90))}
 
 
 def _backlog_statement(window: Window, by: Dimension | None, now: datetime) -> AnySelect:
