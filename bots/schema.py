@@ -18,8 +18,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def target_metadata() -> list[MetaData]:
     """The metadata of every package's tables, for Alembic's comparisons."""
-    import bots.report_indexes  # noqa: F401 - registers the answer-log index reports add
-    import bots.slack.models  # noqa: F401 - registers the Slack card/thread table
+    import bots.report_indexes  # registers the answer-log index reports add
+    import bots.slack.models  # registers the Slack card/thread table
     import bots.state  # noqa: F401 - registers the conversations table
     import tickets.report_models  # noqa: F401 - registers the indexes reports rely on
     from bots.pipeline.models import PipelineBase
