@@ -93,6 +93,7 @@ class ChromaIndex:
         embedder: str,
         dim: int,
         collection: str = COLLECTION,
+        hnsw: dict[str, Any] | None = None,
     ) -> None:
         if path is None and url is None:
             raise KnowledgeIndexError("the index needs a data folder or a Chroma server URL")
@@ -101,6 +102,7 @@ class ChromaIndex:
         self.embedder = embedder
         self.dim = dim
         self.collection_name = collection
+        self.hnsw = dict(HNSW if hnsw is None else hnsw)
         self._lock = threading.RLock()
         self._client: Any = None
         self._collection: Any = None
@@ -154,7 +156,7 @@ class ChromaIndex:
                 return None
             collection = self._client.create_collection(
                 self.collection_name,
-                configuration={"hnsw": dict(HNSW)},
+                configuration={"hnsw": dict(self.hnsw)},
                 metadata=self._metadata(),
                 embedding_function=None,
             )
