@@ -268,13 +268,15 @@ class ReportRules:
         return keys
 
     def has_target(self, clock: str) -> ColumnElement[bool]:
-        """SQL: the ticket's SLA policy sets a target for `clock`."""
-        names = sorted(name for name, clocks in self.policy_targets.items() if clock in clocks)
+        """SQL: the ticket's SLA policy sets a target for `clock`. A policy helpdesk.yaml no
+        longer names counts as setting every target (its clocks ran when it did)."""
         if not self.policy_targets:  # no policy is known: any policy counts
             return Ticket.sla_policy.is_not(None)
-        if not names:
-            return false()
-        return Ticket.sla_policy.in_(names)
+        names = sorted(name for name, clocks in self.policy_targets.items() if clock in clocks)
+        unknown = and_(
+            Ticket.sla_policy.is_not(None), Ticket.sla_policy.not_in(sorted(self.policy_targets))
+        )
+        return or_(Ticket.sla_policy.in_(names), unknown) if names else unknown
 
 
 # -- business time ---------------------------------------------------------------------------

@@ -145,3 +145,11 @@ async def test_bad_windows_and_groupings_are_refused(db: Database) -> None:
     async with db.session() as session:
         with pytest.raises(ReportError, match="cannot group by 'tier'"):
             await ticket_report(session, PERIOD, by="tier")  # type: ignore[arg-type]
+
+
+async def test_a_policy_no_longer_configured_still_counts(db: Database, history: History) -> None:
+    # The built-in configuration knows only the policy "default"; the tickets ran under "std".
+    async with db.session() as session:
+        report = await ticket_report(session, PERIOD, rules=ReportRules.from_config())
+    first = report.totals.sla["first_response"]
+    assert (first.with_target, first.breached) == (5, 2)
