@@ -231,7 +231,13 @@ class Desk:
         return [(mirror, ticket.id)]
 
     def _needs_translation(self, ticket: Ticket) -> bool:
-        return bool(ticket.language) and ticket.language != self.agent_language
+        """Only with a model: the offline drafter cannot translate, and saying so under every
+        message would be noise (the draft's own Translate button says why)."""
+        return (
+            self.services.settings.llm_enabled
+            and bool(ticket.language)
+            and ticket.language != self.agent_language
+        )
 
     @staticmethod
     def _queue_task(
