@@ -5,7 +5,8 @@ margins to the runner-up, lexical score, cross-lingual or not) into the probabil
 match is right; it is fitted on labelled questions, including out-of-scope ones (expected
 empty), which count as wrong whatever they match. For each language the threshold is the
 lowest confidence at which the answered questions reach the target precision (and at least
-MIN_ANSWERED are answered, so that a lucky handful does not set it).
+MIN_ANSWERED are answered, so that a lucky handful does not set it), judged on out-of-fold
+confidences: each question scored by a model fitted without it, as unseen questions will be.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ MIN_LANGUAGE_SAMPLES = 40
 MIN_CLASS_SAMPLES = 8
 FALLBACK = "*"
 MIN_ANSWERED = 5
+FOLDS = 5
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,30 @@ class Calibration:
         )
 
 
+def _arrays(items: Sequence[Sample]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    x = np.array([list(s.features) for s in items], dtype=np.float64)
+    y = np.array([1.0 if s.correct else 0.0 for s in items])
+    return x, y
+
+
+def _out_of_fold(items: Sequence[Sample], full: Logistic) -> list[float]:
+    """Each question's confidence from a model fitted without it (FOLDS interleaved folds),
+    so thresholds are chosen on honest, not in-sample, confidences."""
+    x, y = _arrays(items)
+    out = np.zeros(len(items))
+    for fold in range(FOLDS):
+        held = np.arange(len(items)) % FOLDS == fold
+        if not held.any():
+            continue
+        train_y = y[~held]
+        if min(train_y.sum(), len(train_y) - train_y.sum()) < 2:
+            model = full
+        else:
+            model = fit_logistic(x[~held], train_y)
+        out[held] = [model(row) for row in x[held]]
+    return [float(c) for c in out]
+
+
 def fit(
     samples: Sequence[Sample], *, target: float = DEFAULT_TARGET, source: str = ""
 ) -> Calibration:
@@ -177,25 +203,24 @@ def fit(
             f"expected column); got {positives} and {negatives}"
         )
 
-    def arrays(items: Sequence[Sample]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        x = np.array([list(s.features) for s in items], dtype=np.float64)
-        y = np.array([1.0 if s.correct else 0.0 for s in items])
-        return x, y
-
-    models = {FALLBACK: fit_logistic(*arrays(samples))}
+    models = {FALLBACK: fit_logistic(*_arrays(samples))}
     languages = sorted({s.language for s in samples})
     for language in languages:
         mine = [s for s in samples if s.language == language]
         right = sum(1 for s in mine if s.correct)
         if len(mine) >= MIN_LANGUAGE_SAMPLES and min(right, len(mine) - right) >= MIN_CLASS_SAMPLES:
-            models[language] = fit_logistic(*arrays(mine))
+            models[language] = fit_logistic(*_arrays(mine))
     calibration = Calibration(models=models, thresholds={}, target=target, source=source)
     thresholds: dict[str, float] = {}
     report: dict[str, dict[str, float]] = {}
+    pooled = _out_of_fold(samples, models[FALLBACK])
     for language in [*languages, FALLBACK]:
-        mine = [s for s in samples if language in (FALLBACK, s.language)]
-        model_language = language if language in models else FALLBACK
-        confidences = [models[model_language](s.features) for s in mine]
+        chosen = [i for i, s in enumerate(samples) if language in (FALLBACK, s.language)]
+        mine = [samples[i] for i in chosen]
+        if language in models and language != FALLBACK:
+            confidences = _out_of_fold(mine, models[language])
+        else:
+            confidences = [pooled[i] for i in chosen]
         threshold, precision, coverage = choose_threshold(
             confidences, [s.correct for s in mine], target
         )
