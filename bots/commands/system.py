@@ -53,6 +53,7 @@ async def load_demo(services: Services) -> None:
         f"demo knowledge base: {len(report.added)} articles added, {len(report.changed)} "
         f"changed, {len(report.unchanged)} unchanged; {report.index.units} units indexed",
         highlight=False,
+        soft_wrap=True,
     )
 
 
