@@ -83,6 +83,17 @@ def configure_channels(services: Services) -> list[str]:
         from bots.pipeline.retention import RetentionJob
 
         services.lifecycles.append(RetentionJob(services.db, services.settings.retention_days))
+    if services.settings.report_digest_channel and "slack" in services.channels:
+        from bots.reporting import WeeklyDigest
+        from tickets.reports import ReportRules
+
+        services.lifecycles.append(
+            WeeklyDigest(
+                services.db,
+                services.settings.report_digest_channel,
+                ReportRules.from_config(services.helpdesk.config),
+            )
+        )
     return sorted(services.channels)
 
 
