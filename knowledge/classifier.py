@@ -36,6 +36,7 @@ FORMAT_VERSION = 1
 META_FILE = "classifier.json"
 ARRAYS_FILE = "classifier.npz"
 EMBED_BATCH = 256
+NEIGHBOUR_BATCH = 512
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
@@ -66,6 +67,11 @@ class TrainingOptions:
     l2: float = 1e-4
     min_df: int = 2
     seed: int = 0
+    # The final probability mixes the components' with a vote of the nearest examples (cosine
+    # similarity of embeddings, votes weighted by exp(similarity / temperature)).
+    neighbours: int = 10
+    neighbour_temperature: float = 0.05
+    neighbour_weight: float = 0.5
     # Confidence calibration: a temperature fitted on examples held out of the training (one
     # model per fold, all folds up to `calibrate_all_folds_up_to` examples, else the first
     # only); fewer than 2 folds turns it off.
@@ -85,7 +91,9 @@ class _Model:
     vocabulary: LexicalVocabulary
     prior: Floats  # share of examples per label
     counts: list[int] = field(default_factory=list)
-    temperature: float = 1.0  # component scores are divided by it (fitted on held-out folds)
+    examples: npt.NDArray[np.float16] = field(default_factory=lambda: np.zeros((0, 0), np.float16))
+    example_labels: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
+    temperature: float = 1.0  # log-probabilities are divided by it (fitted on held-out folds)
 
 
 class ExampleClassifier:
@@ -111,6 +119,11 @@ class ExampleClassifier:
     def trained(self) -> bool:
         """Whether `learn` (or `load`) has given the classifier a model."""
         return self._model is not None
+
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature fitted when learning (1.0: none; > 1: softened)."""
+        return self._model.temperature if self._model else 1.0
 
     @property
     def example_counts(self) -> dict[str, int]:
@@ -174,7 +187,7 @@ class ExampleClassifier:
         if filled:
             embeddings = self._embed(filled)
             lexical = model.vocabulary.transform(filled)
-            out[~blank] = _label_probabilities(model, embeddings, lexical)
+            out[~blank] = _label_probabilities(model, embeddings, lexical, self.options)
         return out
 
     def _prediction(self, row: Floats) -> Prediction:
@@ -214,6 +227,8 @@ class ExampleClassifier:
                 buckets=model.vocabulary.buckets,
                 idf=model.vocabulary.idf,
                 prior=model.prior,
+                examples=model.examples,
+                example_labels=model.example_labels,
             ),
         )
         data = json.dumps(meta, ensure_ascii=False, indent=2).encode("utf-8")
@@ -261,6 +276,8 @@ class ExampleClassifier:
                 ),
                 prior=loaded["prior"].astype(np.float32),
                 counts=[int(c) for c in meta.get("counts", [])],
+                examples=loaded["examples"].astype(np.float16),
+                example_labels=loaded["example_labels"].astype(np.int64),
                 temperature=float(meta.get("temperature", 1.0)),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -424,6 +441,8 @@ def _train(
         vocabulary=vocabulary,
         prior=(counts / counts.sum()).astype(np.float32),
         counts=[int(c) for c in counts],
+        examples=embeddings.astype(np.float16),
+        example_labels=y.astype(np.int64),
     )
 
 
@@ -443,11 +462,54 @@ def _membership(owner: Ints, n_labels: int) -> Floats:
     return result
 
 
-def _label_probabilities(model: _Model, embeddings: Floats, lexical: SparseRows) -> Floats:
-    scores = _component_scores(model, embeddings, lexical) / np.float32(model.temperature)
+def _mixed_probabilities(
+    model: _Model, embeddings: Floats, lexical: SparseRows, options: TrainingOptions
+) -> Floats:
+    """Label probabilities before calibration: components mixed with the neighbours' vote."""
     membership = _membership(model.owner, len(model.labels))
-    result: Floats = (_softmax(scores) @ membership).astype(np.float32)
+    result: Floats = (_softmax(_component_scores(model, embeddings, lexical)) @ membership).astype(
+        np.float32
+    )
+    weight = options.neighbour_weight
+    if weight > 0 and options.neighbours > 0 and len(model.example_labels):
+        votes = _neighbour_votes(model, embeddings, options)
+        result = ((1.0 - weight) * result + weight * votes).astype(np.float32)
     return result
+
+
+def _neighbour_votes(model: _Model, embeddings: Floats, options: TrainingOptions) -> Floats:
+    """Each label's share of the similarity-weighted votes of the nearest learned examples."""
+    k = min(options.neighbours, len(model.example_labels))
+    n_labels = len(model.labels)
+    votes = np.zeros((len(embeddings), n_labels), dtype=np.float32)
+    examples = model.examples.astype(np.float32)
+    for start in range(0, len(embeddings), NEIGHBOUR_BATCH):
+        part = embeddings[start : start + NEIGHBOUR_BATCH]
+        similarity = part @ examples.T
+        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        top = np.take_along_axis(similarity, nearest, axis=1)
+        weights = np.exp((top - top.max(axis=1, keepdims=True)) / options.neighbour_temperature)
+        rows = np.repeat(np.arange(len(part)), k)
+        flat = np.bincount(
+            rows * n_labels + model.example_labels[nearest].ravel(),
+            weights=weights.ravel(),
+            minlength=len(part) * n_labels,
+        )
+        votes[start : start + len(part)] = flat.reshape(len(part), n_labels)
+    votes /= np.maximum(votes.sum(axis=1, keepdims=True), 1e-30)
+    return votes
+
+
+def _temper(probabilities: Floats, temperature: float) -> Floats:
+    """Probabilities raised to 1/T and renormalised (T > 1 softens, T < 1 sharpens)."""
+    logs = np.log(np.maximum(probabilities, 1e-12)) / np.float32(temperature)
+    return _softmax(logs)
+
+
+def _label_probabilities(
+    model: _Model, embeddings: Floats, lexical: SparseRows, options: TrainingOptions
+) -> Floats:
+    return _temper(_mixed_probabilities(model, embeddings, lexical, options), model.temperature)
 
 
 TEMPERATURES = np.exp(np.linspace(math.log(0.05), math.log(20.0), 161))
@@ -472,7 +534,7 @@ def _calibrate(
         rng.shuffle(members)
         fold_of[members] = np.arange(len(members)) % folds
     rounds = folds if len(y) <= options.calibrate_all_folds_up_to else 1
-    held_out: list[tuple[Floats, Floats]] = []  # (scores, 1 for the right label's components)
+    held_out: list[tuple[Floats, Ints]] = []  # (uncalibrated probabilities, right labels)
     for fold in range(rounds):
         test = np.flatnonzero(fold_of == fold)
         train = np.flatnonzero(fold_of != fold)
@@ -483,17 +545,16 @@ def _calibrate(
         if not len(test):
             continue
         lexical = model.vocabulary.transform([texts[i] for i in test])
-        scores = _component_scores(model, embeddings[test], lexical)
-        right = (model.owner[None, :] == y[test][:, None]).astype(np.float32)
-        held_out.append((scores, right))
+        mixed = _mixed_probabilities(model, embeddings[test], lexical, options)
+        held_out.append((mixed, y[test]))
     if not held_out:
         return 1.0
     losses = []
     for temperature in TEMPERATURES:
         loss = 0.0
-        for scores, right in held_out:
-            prob = _softmax(scores / np.float32(temperature))
-            loss -= float(np.log(np.maximum((prob * right).sum(axis=1), 1e-12)).sum())
+        for mixed, right in held_out:
+            prob = _temper(mixed, float(temperature))
+            loss -= float(np.log(np.maximum(prob[np.arange(len(right)), right], 1e-12)).sum())
         losses.append(loss)
     return round(float(TEMPERATURES[int(np.argmin(losses))]), 4)
 
@@ -507,6 +568,8 @@ def _check_shapes(model: _Model, dim: int, where: Path) -> None:
         model.lexical_weights.shape != (model.vocabulary.size, n_labels),
         model.vocabulary.idf.shape != model.vocabulary.buckets.shape,
         model.prior.shape != (n_labels,),
+        model.examples.ndim != 2 or (len(model.examples) and model.examples.shape[1] != dim),
+        model.example_labels.shape != (len(model.examples),),
         n_labels < 2,
         components > 0 and (model.owner.min() < 0 or model.owner.max() >= n_labels),
     ]
