@@ -9,8 +9,11 @@ probability is the sum of its components' probabilities; training maximises the 
 right label (the component within it is latent). Each component scores the text's sentence
 embedding (the shared `Embedder`) and each label adds a weight for every word, word pair and
 character n-gram of the text (TF-IDF, `knowledge.features`), which catches wording the embedding
-blurs. Training is full-batch Adam on numpy with L2 regularisation; the confidence is the
-label's probability, which tracks accuracy closely on held-out examples (see `bench/route_eval.py`).
+blurs. Training is full-batch Adam on numpy with L2 regularisation.
+
+The components' probabilities are mixed with a similarity-weighted vote of the nearest learned
+examples, and the mixture is calibrated by a temperature fitted on folds of the examples held out
+of training, so the confidence tracks the share of right guesses (`bench/route_eval.py`).
 """
 
 from __future__ import annotations
@@ -180,8 +183,11 @@ class ExampleClassifier:
         model = self._require()
         if not texts:
             return np.zeros((0, len(model.labels)), dtype=np.float32)
-        blank = np.asarray([not str(t).strip() for t in texts], dtype=bool)
-        filled = [str(t) for t in texts if str(t).strip()]
+        for text in texts:
+            if not isinstance(text, str):
+                raise ClassifierError(f"texts must be strings, got {type(text).__name__}")
+        blank = np.asarray([not t.strip() for t in texts], dtype=bool)
+        filled = [t for t in texts if t.strip()]
         out = np.empty((len(texts), len(model.labels)), dtype=np.float32)
         out[blank] = model.prior
         if filled:
@@ -582,6 +588,7 @@ def _atomic_write(target: Path, write: Any) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+        os.chmod(temporary, 0o644)  # a derived artifact, readable like the rest of the data dir
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -206,6 +206,13 @@ def test_learn_rejects_unusable_examples(texts: list[str], labels: list[str], me
         ExampleClassifier(WordEmbedder()).learn(texts, labels)
 
 
+def test_predict_rejects_what_is_not_text(trained: ExampleClassifier) -> None:
+    with pytest.raises(ClassifierError, match="texts must be strings, got NoneType"):
+        trained.predict(None)  # type: ignore[arg-type]
+    with pytest.raises(ClassifierError, match="not a string"):
+        trained.predict_many("card")
+
+
 def test_predict_before_learning_is_an_error() -> None:
     classifier = ExampleClassifier(WordEmbedder())
     assert classifier.labels == [] and not classifier.trained
