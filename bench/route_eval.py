@@ -165,7 +165,7 @@ def run_split(
     train_texts = [texts[i] for i in train]
     train_labels = [departments[i] for i in train]
 
-    classifier = ExampleClassifier(embedder, options)  # type: ignore[arg-type]
+    classifier = ExampleClassifier(embedder, options)
     started = time.perf_counter()
     classifier.learn(train_texts, train_labels)
     learn_s = time.perf_counter() - started
@@ -272,7 +272,7 @@ def select(
         )
         print(f"{'candidate':<42}{'accuracy':>10}{'macro-F1':>10}{'ECE':>8}{'learn s':>9}")
         for name, options in CANDIDATES.items():
-            classifier = ExampleClassifier(embedder, options)  # type: ignore[arg-type]
+            classifier = ExampleClassifier(embedder, options)
             started = time.perf_counter()
             classifier.learn([texts[i] for i in inner_train], [departments[i] for i in inner_train])
             seconds = time.perf_counter() - started
@@ -370,7 +370,7 @@ def main() -> None:
 
     # One text at a time through the real embedder: what a routed ticket costs.
     train, test = stratified_split(intents, 0.2, args.seeds[0])
-    classifier = ExampleClassifier(embedder, TrainingOptions())  # type: ignore[arg-type]
+    classifier = ExampleClassifier(embedder, TrainingOptions())
     classifier.learn([texts[i] for i in train], [departments[i] for i in train])
     fresh = USEEmbedder()  # nothing cached: every probe text is embedded for real
     fresh.warm_up()
