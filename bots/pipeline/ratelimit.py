@@ -1,9 +1,15 @@
-"""Send pacing: a minimum interval per chat and a token bucket per channel."""
+"""Send pacing: a minimum interval per chat and an even spacing per channel.
+
+The channel-wide limit is a token bucket that holds at most one token: sends are spaced
+`1 / per_second` apart and never burst. A bucket as deep as the rate would, after a quiet
+spell, let a whole second's worth out at once and then keep sending at the full rate: twice
+the limit within one second, which platforms answer with 429s of our own making."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from bots.pipeline.channel import Pacing
 
@@ -11,11 +17,12 @@ from bots.pipeline.channel import Pacing
 class Pacer:
     """Waits just long enough to keep one channel within its platform limits (per process)."""
 
-    def __init__(self, pacing: Pacing, *, clock: float | None = None) -> None:
+    def __init__(self, pacing: Pacing, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.pacing = pacing
+        self._clock = clock
         self._last_by_chat: dict[str, float] = {}
-        self._tokens = max(pacing.per_second, 1.0)
-        self._updated = time.monotonic() if clock is None else clock
+        self._tokens = 1.0
+        self._updated = clock()
         self._lock = asyncio.Lock()
 
     def _chat_delay(self, chat_key: str, now: float) -> float:
@@ -28,7 +35,7 @@ class Pacer:
         rate = self.pacing.per_second
         if rate <= 0:
             return 0.0
-        self._tokens = min(rate, self._tokens + (now - self._updated) * rate)
+        self._tokens = min(1.0, self._tokens + (now - self._updated) * rate)
         self._updated = now
         if self._tokens >= 1.0:
             return 0.0
@@ -38,7 +45,7 @@ class Pacer:
         """Return when a message to `chat_key` may be sent, and count it as sent."""
         while True:
             async with self._lock:
-                now = time.monotonic()
+                now = self._clock()
                 delay = max(self._chat_delay(chat_key, now), self._bucket_delay(now))
                 if delay <= 0:
                     if self.pacing.per_second > 0:
@@ -51,7 +58,7 @@ class Pacer:
 
     def hold(self, chat_key: str, seconds: float) -> None:
         """After a 429, keep this chat quiet for `seconds`."""
-        now = time.monotonic()
+        now = self._clock()
         self._last_by_chat[chat_key] = now + seconds - self.pacing.per_chat_interval
 
     def _forget_idle(self, now: float) -> None:
