@@ -12,16 +12,16 @@ thread and ask for a draft.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots import drafts
@@ -51,10 +51,10 @@ SLACK = "slack"
 NOTE_PREFIX = "note:"
 TONE_ACTIONS = {"shorter": "shorter", "friendlier": "friendlier", "formal": "formal"}
 ADMIN_COMMANDS = {"report", "gaps"}
-REPORT_PERIODS = {"today": 1, "week": 7, "month": 30}
+REPORT_USAGE = "Usage: `/relaydesk report [today|week|month|7d|YYYY-MM-DD|A..B]`."
 USAGE = (
     "Usage: `/relaydesk ticket N` · `/relaydesk kb search TEXT` · "
-    "`/relaydesk report [today|week|month]` · `/relaydesk gaps`"
+    "`/relaydesk report [period]` · `/relaydesk gaps`"
 )
 
 GroupMembers = Callable[[str], Awaitable[Collection[str]]]
@@ -666,25 +666,30 @@ class Desk:
         return [self._respond(message, "\n".join(lines))]
 
     async def _report(self, session: AsyncSession, message: InboundMessage) -> list[Reply]:
-        period = (message.command_args.strip().lower() or "week").split()[0]
-        days = REPORT_PERIODS.get(period)
-        if days is None:
-            raise Refused("Usage: `/relaydesk report [today|week|month]`.")
-        since = utcnow() - timedelta(days=days)
-        rows = (
-            await session.execute(
-                select(Ticket.status, func.count(Ticket.id))
-                .where(Ticket.created_at >= since)
-                .group_by(Ticket.status)
+        """The KPI summary and its chart, posted where the command was typed."""
+        from bots.reporting import IMAGE_META_KEY, slack_summary
+        from tickets.reports import ReportError, ReportRules
+
+        period = message.command_args.strip()
+        try:
+            text, png = await slack_summary(
+                session,
+                period,
+                rules=ReportRules.from_config(self.config),
+                sessions=self.services.db.sessions,
             )
-        ).all()
-        total = sum(int(count) for _status, count in rows)
-        by_status = ", ".join(f"{status} {count}" for status, count in sorted(rows)) or "none"
-        text = (
-            f"*Tickets opened in the last {days} day{'s' if days > 1 else ''}:* {total}"
-            f" ({by_status}). Full KPIs: `relaydesk report --since …`."
-        )
-        return [self._respond(message, text)]
+        except ReportError as exc:
+            raise Refused(f"{exc}. {REPORT_USAGE}") from None
+        meta: dict[str, Any] = {
+            "system": True,
+            "response_url": message.meta.get("response_url"),
+            IMAGE_META_KEY: base64.b64encode(png).decode("ascii"),
+            "image_title": "relaydesk report",
+            "image_filename": "relaydesk-report.png",
+            "requested_by": message.user_id,
+        }
+        report = OutboundMessage(chat=message.chat, text=text, kind="notice", meta=meta)
+        return [(report, None)]
 
     async def _gaps(self, message: InboundMessage) -> list[Reply]:
         clusters = await self._knowledge().gaps()

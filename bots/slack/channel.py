@@ -9,6 +9,8 @@ reports to admins.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -27,6 +29,7 @@ from bots.messages import ChatRef, InboundMessage, OutboundMessage
 from bots.pipeline.channel import Pacing, PermanentSendError, SendError, TransientSendError
 from bots.pipeline.models import OutboxRow
 from bots.pipeline.store import enqueue
+from bots.reporting import IMAGE_META_KEY
 from bots.slack import blocks
 from bots.slack.models import remember_card, thread_for_ticket
 from bots.slack.parse import CHANNEL, TASK_TYPE, parse, task_message
@@ -297,6 +300,8 @@ class SlackChannel:
     async def _notice(self, message: OutboundMessage) -> str | None:
         meta = message.meta
         text = blocks.clip(message.text, blocks.FALLBACK_MAX)
+        if meta.get(IMAGE_META_KEY):
+            return await self._post_chart(message, text)
         if meta.get("response_url"):
             return await self._respond(str(meta["response_url"]), text, meta.get("blocks"))
         thread = message.chat.thread_id
@@ -326,6 +331,41 @@ class SlackChannel:
             )
         )
         return _ts(response)
+
+    async def _post_chart(self, message: OutboundMessage, text: str) -> str | None:
+        """A notice with a PNG chart (reports): the image uploaded to the channel with the text
+        as its comment. Where the bot may not post (a slash command typed in a channel it is
+        not in), the text still reaches the user through the command's response_url."""
+        meta = message.meta
+        try:
+            png = base64.b64decode(str(meta[IMAGE_META_KEY]), validate=True)
+        except (binascii.Error, ValueError):
+            raise PermanentSendError("the chart attached to the notice is not base64") from None
+        thread = message.chat.thread_id
+        if thread and thread.startswith("command:"):
+            thread = None
+        try:
+            response = await guarded(
+                self.client.files_upload_v2(
+                    channel=message.chat.chat_id,
+                    thread_ts=thread,
+                    content=png,
+                    filename=str(meta.get("image_filename") or "chart.png"),
+                    title=str(meta.get("image_title") or "chart"),
+                    initial_comment=text,
+                )
+            )
+        except PermanentSendError as exc:
+            if not meta.get("response_url"):
+                raise
+            note = (
+                f"{text}\n_The chart could not be posted here ({exc.reason}): invite the bot to "
+                "this channel to get it._"
+            )
+            return await self._respond(str(meta["response_url"]), note, None)
+        files = response.get("files") or [response.get("file") or {}]
+        first = files[0] if files and isinstance(files[0], dict) else {}
+        return str(first.get("id") or "") or None
 
     async def _respond(self, url: str, text: str, extra: Any) -> str | None:
         webhook = AsyncWebhookClient(url, timeout=10)

@@ -335,15 +335,42 @@ async def test_slash_command_ticket_answers_privately(slack: SlackDesk) -> None:
 async def test_admin_commands_answer_admins(slack: SlackDesk) -> None:
     await slack.hand_off(124)
     url = slack.api.response_url("cmd2")
-    for text in ("report week", "gaps", "kb search parcel", "kb", "help"):
+    for text in ("gaps", "kb search parcel", "kb", "help"):
         await slack.command(p.slash_command(ADMIN, "CADMINS", text, response_url=url))
         await slack.settle()
-    report, gaps, search, kb_usage, usage = (a["text"] for a in slack.api.calls_to("response_url"))
-    assert report.startswith("*Tickets opened in the last 7 days:* ") and "new 1" in report
+    gaps, search, kb_usage, usage = (a["text"] for a in slack.api.calls_to("response_url"))
     assert "No knowledge gaps" in gaps or "did not answer" in gaps
     assert "parcel" in search  # no article matches, or the matching ones are listed
     assert "Usage: `/relaydesk kb search TEXT`" in kb_usage
     assert "/relaydesk ticket N" in usage
+
+
+async def test_report_command_posts_the_summary_with_its_chart(slack: SlackDesk) -> None:
+    await slack.hand_off(126)
+    url = slack.api.response_url("cmd3")
+    await slack.command(p.slash_command(ADMIN, "CADMINS", "report week", response_url=url))
+    await slack.settle()
+    [upload] = slack.api.calls_to("files.completeUploadExternal")
+    assert upload["channel_id"] == "CADMINS"
+    comment = upload["initial_comment"]
+    assert comment.startswith("*relaydesk report* ")
+    assert "• Tickets: 1 created, 0 resolved; backlog " in comment
+    assert slack.api.uploads[-1].startswith(b"\x89PNG\r\n\x1a\n")
+    assert slack.api.calls_to("response_url") == []
+
+
+async def test_report_where_the_bot_may_not_post_answers_privately(slack: SlackDesk) -> None:
+    await slack.hand_off(127)
+    url = slack.api.response_url("cmd4")
+    slack.api.fail("files.completeUploadExternal", "not_in_channel")
+    await slack.command(p.slash_command(ADMIN, "CADMINS", "report today", response_url=url))
+    await slack.command(p.slash_command(ADMIN, "CADMINS", "report yesterdayish", response_url=url))
+    await slack.settle()
+    answer, refusal = slack.api.calls_to("response_url")
+    assert answer["text"].startswith("*relaydesk report* ")
+    assert "could not be posted here (not_in_channel)" in answer["text"]
+    assert "Usage: `/relaydesk report [" in refusal["text"]
+    assert answer["response_type"] == refusal["response_type"] == "ephemeral"
 
 
 async def test_an_sla_breach_notice_refreshes_the_card(slack: SlackDesk) -> None:

@@ -122,3 +122,22 @@ async def test_posts_to_one_channel_are_paced_at_one_per_second(paced: SlackDesk
     assert min(gaps) >= 0.9
     assert all(c.answer is not None and c.answer.get("ok") for c in posts), "no 429 was needed"
     assert paced.card_ts(number)
+
+
+async def test_the_weekly_digest_arrives_with_its_chart(slack: SlackDesk) -> None:
+    from datetime import UTC, datetime
+
+    from bots.reporting import send_digest
+
+    await slack.hand_off(205)
+    async with slack.db.session() as session:
+        assert await send_digest(session, "CDIGEST", now=datetime.now(UTC))
+        await session.commit()
+    slack.services.outbox_wakeup.set()
+    await slack.settle()
+    [upload] = slack.api.calls_to("files.completeUploadExternal")
+    assert upload["channel_id"] == "CDIGEST"
+    assert upload["initial_comment"].startswith("*relaydesk report* ")
+    assert "• Tickets: 1 created" in upload["initial_comment"]
+    assert slack.api.uploads[-1].startswith(b"\x89PNG\r\n\x1a\n")
+    assert await failed_rows(slack) == []
