@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute
 
 from bots.conversation import Conversation
 from bots.db import Database
-from bots.helpdesk import build_helpdesk
+from bots.helpdesk import build_helpdesk, embedder_for
 from bots.knowledge_glue import KnowledgeGlue
 from bots.messages import InboundMessage
 from bots.pipeline.channel import Channel
@@ -29,7 +29,6 @@ from bots.pipeline.workers import (
     Wakeup,
 )
 from bots.settings import Settings
-from knowledge.embeddings import make_embedder
 from knowledge.service import KnowledgeService
 from tickets.service import Helpdesk
 
@@ -142,7 +141,7 @@ def build(settings: Settings, *, knowledge: bool = True) -> Services:
 def make_knowledge(settings: Settings, db: Database) -> KnowledgeService:
     """The knowledge service on the configured embedder and index (lazy: nothing loads yet)."""
     return KnowledgeService(
-        db.sessions, settings.data_dir, make_embedder(settings.embedder), settings.chroma_url
+        db.sessions, settings.data_dir, embedder_for(settings), settings.chroma_url
     )
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from bots.errors import ConfigError
 from bots.settings import Settings
-from knowledge.embeddings import make_embedder
+from knowledge.embeddings import Embedder, make_embedder
+from knowledge.errors import KnowledgeError
 from tickets.config import ConfigFileError, HelpdeskConfig, default_config, load_config
 from tickets.routing import LearnedRouter
 from tickets.service import Helpdesk
@@ -39,8 +40,15 @@ class ClassifierRouter:
         self.classifier = classifier
 
     def predict(self, text: str) -> tuple[str, float] | None:
-        """The classifier's best department and its confidence (None without an opinion)."""
-        prediction = self.classifier.predict(text)
+        """The classifier's best department and its confidence (None without an opinion).
+
+        A classifier that fails (its embedder unreachable, say) has no opinion: the ticket is
+        still opened and routed by the rules that do not need it, and the log says why."""
+        try:
+            prediction = self.classifier.predict(text)
+        except KnowledgeError as exc:
+            log.warning("learned routing unavailable, routing by rules only: %s", exc)
+            return None
         if prediction is None:
             return None
         return str(prediction.label), float(prediction.confidence)
@@ -58,8 +66,23 @@ def load_learned_router(settings: Settings) -> LearnedRouter | None:
         return None
     from knowledge.classifier import ExampleClassifier
 
-    classifier = ExampleClassifier.load(folder, make_embedder(settings.embedder))
+    try:
+        classifier = ExampleClassifier.load(folder, embedder_for(settings))
+    except KnowledgeError as exc:
+        raise ConfigError(
+            f"the learned routing model in {folder} cannot be used: {exc} "
+            "(run `relaydesk route learn FILE.csv` again)"
+        ) from None
     return ClassifierRouter(classifier)
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The configured embedder (`RELAYDESK_EMBEDDER`), with the OpenAI key and base URL."""
+    return make_embedder(
+        settings.embedder,
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        base_url=settings.openai_base_url,
+    )
 
 
 def build_helpdesk(settings: Settings, *, learned: bool | None = None) -> Helpdesk:

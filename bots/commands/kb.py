@@ -25,10 +25,10 @@ from bots.commands.common import (
     run,
 )
 from bots.db import Database
+from bots.helpdesk import embedder_for
 from bots.schema import ensure_current
 from bots.settings import Settings
 from knowledge.articles import STATUSES
-from knowledge.embeddings import make_embedder
 from knowledge.errors import ArticleFormatError, KnowledgeError
 from knowledge.evaluation import read_labelled
 from knowledge.importer import parse_path
@@ -47,12 +47,9 @@ AUTHOR_HELP = "Who makes the change (kept in the article's history)."
 
 def knowledge_service(settings: Settings, db: Database) -> KnowledgeService:
     """The knowledge service for these settings (also used by `init --demo`)."""
-    embedder = make_embedder(
-        settings.embedder,
-        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-        base_url=settings.openai_base_url,
+    return KnowledgeService(
+        db.sessions, settings.data_dir, embedder_for(settings), settings.chroma_url
     )
-    return KnowledgeService(db.sessions, settings.data_dir, embedder, settings.chroma_url)
 
 
 def with_service(work: Callable[[KnowledgeService], Awaitable[T]]) -> T:

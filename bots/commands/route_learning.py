@@ -20,10 +20,9 @@ from rich.table import Table
 
 from bots.commands.common import console, err_console
 from bots.errors import ConfigError, InputError
-from bots.helpdesk import load_helpdesk_config, routing_model_dir
+from bots.helpdesk import embedder_for, load_helpdesk_config, routing_model_dir
 from bots.settings import Settings
 from knowledge.classifier import ExampleClassifier, Prediction
-from knowledge.embeddings import Embedder, make_embedder
 
 TEXT, DEPARTMENT = "text", "department"
 CONFIDENCE_LEVELS = (0.5, 0.7, 0.9)
@@ -123,14 +122,6 @@ def _encoding_problem(path: Path, data: bytes, exc: UnicodeDecodeError) -> str:
     return f"{where}: unknown encoding ({byte} is not UTF-8; save the file as UTF-8)"
 
 
-def _embedder(settings: Settings) -> Embedder:
-    return make_embedder(
-        settings.embedder,
-        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-        base_url=settings.openai_base_url,
-    )
-
-
 def _known_departments(settings: Settings) -> list[str] | None:
     """Departments of helpdesk.yaml, or None when no file is configured."""
     if settings.config_path is None:
@@ -163,7 +154,7 @@ def learn_routing(path: Path, settings: Settings) -> LearnSummary:
             f"{path}: examples of at least two departments are needed (found only "
             f"{departments[0]!r})"
         )
-    classifier = ExampleClassifier(_embedder(settings))
+    classifier = ExampleClassifier(embedder_for(settings))
     started = time.perf_counter()
     classifier.learn([e.text for e in examples], [e.department for e in examples])
     seconds = time.perf_counter() - started
@@ -209,7 +200,7 @@ def load_router(settings: Settings) -> ExampleClassifier:
         raise InputError(
             "no learned routing model yet: train one with `relaydesk route learn FILE.csv`"
         )
-    return ExampleClassifier.load(folder, _embedder(settings))
+    return ExampleClassifier.load(folder, embedder_for(settings))
 
 
 def evaluate(

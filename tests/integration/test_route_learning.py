@@ -208,3 +208,28 @@ def test_bad_csv_is_one_true_line(
 def test_missing_file(env: dict[str, str | None], tmp_path: Path) -> None:
     line = one_error_line(route(env, "learn", str(tmp_path / "nope.csv")))
     assert line.endswith("nope.csv: no such file")
+
+
+def test_a_damaged_model_is_one_true_line(learned: dict[str, str | None], tmp_path: Path) -> None:
+    (tmp_path / "data" / "routing" / "classifier.npz").write_bytes(b"not a numpy archive")
+    line = one_error_line(route(learned, "my card still has not arrived", "--json"))
+    assert "learned routing model" in line and "route learn" in line
+
+
+def test_a_failing_classifier_leaves_routing_to_the_rules(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bots.helpdesk import ClassifierRouter
+    from knowledge.errors import EmbedderError
+    from tickets.config import default_config
+    from tickets.routing import RouteRequest, Router
+
+    class Unreachable:
+        def predict(self, text: str) -> None:
+            raise EmbedderError("the embeddings API answered HTTP 503")
+
+    router = Router(default_config(), ClassifierRouter(Unreachable()))
+    decision = router.route(RouteRequest(text="my card has not arrived", channel="telegram"))
+    assert decision.department == default_config().default_department
+    assert decision.learned is None
+    assert "routing by rules only: the embeddings API answered HTTP 503" in caplog.text
