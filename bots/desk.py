@@ -31,6 +31,7 @@ from bots.messages import Button, ChatRef, InboundMessage, OutboundMessage
 from bots.pipeline.models import InboxRow
 from bots.pipeline.workers import Reply
 from bots.slack import blocks
+from bots.slack.cards import card_update
 from bots.slack.models import thread_for_ticket, ticket_for_thread
 from bots.slack.parse import TASK_TYPE, TASK_USER
 from bots.texts import say, status_name
@@ -707,18 +708,8 @@ class Desk:
     # ------------------------------------------------------------------ outputs
 
     async def _card_update(self, session: AsyncSession, ticket: Ticket) -> list[Reply]:
-        place = await thread_for_ticket(session, ticket.number)
-        if place is None:
-            return []
-        view = await ticket_view(session, ticket)
-        update = OutboundMessage(
-            chat=ChatRef(SLACK, place.channel),
-            text=blocks.card_text(view),
-            kind="card_update",
-            ticket_number=ticket.number,
-            meta={"ticket": view, "card": {"channel": place.channel, "ts": place.card_ts}},
-        )
-        return [(update, ticket.id)]
+        update = await card_update(session, ticket)
+        return [(update, ticket.id)] if update is not None else []
 
     def _draft_message(
         self,

@@ -120,16 +120,26 @@ def _change(
     *,
     as_json: bool,
 ) -> None:
-    """Load ticket `number`, apply `work` in one transaction, print its line (or the ticket)."""
+    """Load ticket `number`, apply `work` in one transaction, print its line (or the ticket).
+
+    With Slack on, the ticket's card is refreshed in the same transaction."""
 
     async def _run() -> tuple[str, dict[str, Any]]:
-        services = build(load_settings(), knowledge=False)
+        settings = load_settings()
+        services = build(settings, knowledge=False)
         desk = services.helpdesk
         try:
             await ensure_current(services.db)
             async with services.db.session() as session:
                 ticket = await service.get_ticket(session, number)
                 line = await work(session, desk, ticket)
+                if settings.slack_enabled:
+                    # The agents' card in Slack shows the change too (sent by `serve`).
+                    from bots.slack.cards import card_update
+
+                    update = await card_update(session, ticket)
+                    if update is not None:
+                        enqueue(session, update, ticket_id=ticket.id)
                 await session.commit()
             async with services.db.session() as session:
                 data = ticket_dict(await service.get_ticket(session, number), desk=desk)

@@ -31,9 +31,9 @@ from bots.pipeline.models import OutboxRow
 from bots.pipeline.store import enqueue
 from bots.reporting import IMAGE_META_KEY
 from bots.slack import blocks
+from bots.slack.cards import card_update
 from bots.slack.models import remember_card, thread_for_ticket
 from bots.slack.parse import CHANNEL, TASK_TYPE, parse, task_message
-from bots.views import ticket_view
 from tickets import events
 from tickets.models import Ticket
 
@@ -410,19 +410,10 @@ class SlackChannel:
         """An SLA warning or breach (and what its actions changed) shows on the card too."""
         if number is None:
             return
-        place = await thread_for_ticket(session, number)
         ticket = await session.scalar(select(Ticket).where(Ticket.number == number))
-        if place is None or ticket is None:
-            return
-        view = await ticket_view(session, ticket)
-        update = OutboundMessage(
-            chat=ChatRef(CHANNEL, place.channel),
-            text=blocks.card_text(view),
-            kind="card_update",
-            ticket_number=number,
-            meta={"ticket": view, "card": {"channel": place.channel, "ts": place.card_ts}},
-        )
-        enqueue(session, update, ticket_id=ticket.id)
+        update = await card_update(session, ticket) if ticket is not None else None
+        if ticket is not None and update is not None:
+            enqueue(session, update, ticket_id=ticket.id)
 
     async def on_failed(
         self, session: AsyncSession, row: OutboxRow, message: OutboundMessage, reason: str

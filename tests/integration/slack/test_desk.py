@@ -399,3 +399,34 @@ async def test_an_sla_breach_notice_refreshes_the_card(slack: SlackDesk) -> None
     updates = card_updates(slack, number)
     assert len(updates) == before + 1
     assert "breached" in shown(updates[-1]) and "urgent" in shown(updates[-1])
+
+
+async def test_a_change_made_from_the_command_line_refreshes_the_card(slack: SlackDesk) -> None:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from bots.cli import app
+    from tests.integration.slack.conftest import SECRET, TOKEN
+
+    number = await slack.hand_off(128)
+    await slack.settle()
+    before = len(card_updates(slack, number))
+    settings = slack.services.settings
+    env = {
+        "RELAYDESK_CONFIG": str(settings.config_path),
+        "RELAYDESK_DATA_DIR": str(settings.data_dir),
+        "RELAYDESK_DATABASE_URL": slack.db.url,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "TELEGRAM_BOT_TOKEN": None,
+    }
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["tickets", "assign", str(number), AGENT], env=env
+    )
+    assert result.exit_code == 0, result.output
+    slack.services.outbox_wakeup.set()
+    await slack.settle()
+    updates = card_updates(slack, number)
+    assert len(updates) == before + 1
+    assert AGENT in shown(updates[-1])
