@@ -265,11 +265,24 @@ class Desk:
             return ()
         ticket = await tickets.get_ticket(session, number)
         if message.action == "task:draft":
+            replies = await self._summarise(session, ticket)
             result = await drafts.make_draft(self.services, session, number)
-            return [self._draft_message(ticket, result.meta(), language=result.output.language)]
+            draft = self._draft_message(ticket, result.meta(), language=result.output.language)
+            return [*replies, draft]
         if message.action == "task:translate":
             return await self._translation(session, ticket, message.meta.get("text"))
         return ()
+
+    async def _summarise(self, session: AsyncSession, ticket: Ticket) -> list[Reply]:
+        """The hand-off summary for the card (the model's, or an extractive one without it)."""
+        result = await drafts.make_summary(
+            self.services, session, ticket.number, language=self.agent_language
+        )
+        text = result.output.text.strip()
+        if not text or text == ticket.summary:
+            return []
+        ticket.summary = text
+        return await self._card_update(session, ticket)
 
     async def _translation(self, session: AsyncSession, ticket: Ticket, text: Any) -> list[Reply]:
         if not isinstance(text, str) or not text.strip():

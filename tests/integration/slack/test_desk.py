@@ -430,3 +430,14 @@ async def test_a_change_made_from_the_command_line_refreshes_the_card(slack: Sla
     updates = card_updates(slack, number)
     assert len(updates) == before + 1
     assert AGENT in shown(updates[-1])
+
+
+async def test_the_card_gets_the_hand_off_summary(slack: SlackDesk) -> None:
+    number = await slack.hand_off(129, "My parcel 4411 never came and the tracking page is blank")
+    summary = (await ticket(slack, number)).summary
+    assert "Customer wrote:" in summary and "tracking page is blank" in summary
+    latest = shown(card_updates(slack, number)[-1])
+    assert "*Summary*" in latest and "tracking page is blank" in latest
+    async with slack.db.session() as session:
+        kinds = (await session.scalars(select(Draft.kind).where(Draft.ticket_number == number)))
+        assert sorted(kinds.all()) == ["reply", "summary"]
