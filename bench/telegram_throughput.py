@@ -360,8 +360,12 @@ async def run(updates: int, rate: float, limits: bool) -> None:
         print(row("webhook answers/s", [f"{r.sent / r.posting_s:.1f}" for r in runs]))
         print(
             row(
-                "p50 / p95 webhook answer (ms)",
-                [f"{r.pct(50, r.answer_ms):.0f} / {r.pct(95, r.answer_ms):.0f}" for r in runs],
+                "p50 / p95 / p99 webhook answer (ms)",
+                [
+                    f"{r.pct(50, r.answer_ms):.0f} / {r.pct(95, r.answer_ms):.0f} / "
+                    f"{r.pct(99, r.answer_ms):.0f}"
+                    for r in runs
+                ],
             )
         )
         print(row("delivered msgs/s", [f"{r.delivered / r.total_s:.1f}" for r in runs]))
