@@ -258,7 +258,8 @@ async def test_a_backlog_is_sent_within_the_flood_limits_in_order(desk: Relaydes
     async with desk.db.session() as session:
         for round_ in ("first", "second"):
             for chat in chats:
-                enqueue(session, OutboundMessage(ChatRef("telegram", str(chat)), f"{round_} {chat}"))
+                reply = OutboundMessage(ChatRef("telegram", str(chat)), f"{round_} {chat}")
+                enqueue(session, reply)
         await session.commit()
     desk.services.outbox_wakeup.set()
     await desk.api.wait_for("sendMessage", 90, within=30)
