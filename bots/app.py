@@ -18,6 +18,7 @@ from bots.helpdesk import build_helpdesk, embedder_for
 from bots.knowledge_glue import KnowledgeGlue
 from bots.messages import InboundMessage
 from bots.pipeline.channel import Channel
+from bots.pipeline.ingest_thread import IngestLifecycle, IngestThread
 from bots.pipeline.store import release_stale_leases
 from bots.pipeline.workers import (
     FailedHook,
@@ -79,6 +80,15 @@ class Services:
     failed_hooks: list[FailedHook] = field(default_factory=list)  # after a permanent failure
     inbox_wakeup: Wakeup = field(default_factory=Wakeup)
     outbox_wakeup: Wakeup = field(default_factory=Wakeup)
+    ingester: IngestThread | None = None  # webhooks' inbox commits, off the workers' loop
+
+    def ingest_thread(self) -> IngestThread:
+        """The thread every webhook of this process commits its events on (made once, started
+        and stopped with the service)."""
+        if self.ingester is None:
+            self.ingester = IngestThread(self.db.url)
+            self.lifecycles.append(IngestLifecycle(self.ingester))
+        return self.ingester
 
     def add_channel(
         self,

@@ -7,18 +7,15 @@ body in the inbox (`bots.pipeline.store.ingest`, unique on the event id or inter
 only then returns the 200 (HTTP) or lets Bolt ack the envelope (Socket Mode). The inbox worker
 does the rest. Redeliveries (`X-Slack-Retry-Num`) hit the unique id and are no-ops.
 
-The commit runs on its own thread and event loop (`IngestThread`, with its own connection
-pool): the workers share the server's event loop, and a busy worker would otherwise hold every
-acknowledgement back behind its own steps.
+The commit runs on the shared ingest thread (`bots.pipeline.ingest_thread.IngestThread`, with
+its own event loop and connection pool): the workers share the server's event loop, and a busy
+worker would otherwise hold every acknowledgement back behind its own steps.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -32,63 +29,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bots.db import Database
-from bots.pipeline.store import ingest
+from bots.pipeline.ingest_thread import IngestThread
 from bots.pipeline.workers import Wakeup
 from bots.slack.parse import CHANNEL, parse
 
 log = logging.getLogger(__name__)
 
 PATH = "/slack/events"
-
-
-class IngestThread:
-    """Commits inbox rows on a thread of its own, so acks never queue behind the workers."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._db: Database | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        """Start the thread (idempotent)."""
-        with self._lock:
-            if self._thread is not None:
-                return
-            ready = threading.Event()
-
-            def serve() -> None:
-                loop = asyncio.new_event_loop()
-                asyncio.set_event_loop(loop)
-                self._loop = loop
-                self._db = Database(self.url)
-                ready.set()
-                loop.run_forever()
-                loop.run_until_complete(self._db.close())
-                loop.close()
-
-            self._thread = threading.Thread(target=serve, name="slack-ingest", daemon=True)
-            self._thread.start()
-            ready.wait(10)
-
-    def stop(self) -> None:
-        """Close its connections and end the thread."""
-        with self._lock:
-            if self._thread is None or self._loop is None:
-                return
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._thread = None
-            self._loop = None
-
-    async def ingest(self, **values: Any) -> bool:
-        """`bots.pipeline.store.ingest` on the ingest thread; awaited from any loop."""
-        self.start()
-        assert self._loop is not None and self._db is not None
-        future = asyncio.run_coroutine_threadsafe(ingest(self._db, **values), self._loop)
-        return await asyncio.wrap_future(future)
 
 
 class InboxMiddleware(AsyncMiddleware):
@@ -164,26 +111,24 @@ def events_route(app: AsyncApp) -> Route:
 
 
 class SlackLifecycle:
-    """Runs beside the workers: the ingest thread, one HTTP session for every Web API call
-    (connections reused), and the Socket Mode connection when `SLACK_APP_TOKEN` is set."""
+    """Runs beside the workers: one HTTP session for every Web API call (connections reused),
+    and the Socket Mode connection when `SLACK_APP_TOKEN` is set."""
 
     def __init__(
         self,
         app: AsyncApp,
         client: AsyncWebClient,
-        ingester: IngestThread,
         *,
         app_token: str | None = None,
     ) -> None:
         self.app = app
         self.client = client
-        self.ingester = ingester
         self.app_token = app_token
         self.socket: AsyncSocketModeHandler | None = None
 
     async def start(self) -> None:
-        """Start ingesting; connect Socket Mode (apps.connections.open, then the WebSocket)."""
-        self.ingester.start()
+        """Open the HTTP session; connect Socket Mode (apps.connections.open, then the
+        WebSocket)."""
         if self.client.session is None or self.client.session.closed:
             self.client.session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.client.timeout)
@@ -196,11 +141,10 @@ class SlackLifecycle:
             log.info("slack: Socket Mode connected")
 
     async def stop(self) -> None:
-        """Close the WebSocket, the HTTP session and the ingest thread."""
+        """Close the WebSocket and the HTTP session."""
         if self.socket is not None:
             await self.socket.close_async()
             self.socket = None
         if self.client.session is not None:
             await self.client.session.close()
             self.client.session = None
-        await asyncio.to_thread(self.ingester.stop)

@@ -11,7 +11,7 @@ from bots.app import Services
 from bots.errors import ConfigError
 from bots.slack.channel import SlackChannel
 from bots.slack.directory import Directory
-from bots.slack.ingress import IngestThread, SlackLifecycle, build_app, events_route
+from bots.slack.ingress import SlackLifecycle, build_app, events_route
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,11 @@ def setup(services: Services) -> SlackChannel:
         departments=desk.department_names,
         sources=services.channels,
     )
-    ingester = IngestThread(services.db.url)
-    app = build_app(client, ingester, signing_secret=secret, wakeup=services.inbox_wakeup)
+    app = build_app(
+        client, services.ingest_thread(), signing_secret=secret, wakeup=services.inbox_wakeup
+    )
     routes: list[BaseRoute] = [events_route(app)] if secret is not None else []
-    lifecycle = SlackLifecycle(app, client, ingester, app_token=app_token)
+    lifecycle = SlackLifecycle(app, client, app_token=app_token)
     services.add_channel(channel, routes, lifecycle)
     services.sent_hooks.append(channel.on_sent)
     services.failed_hooks.append(channel.on_failed)

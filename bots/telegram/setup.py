@@ -101,7 +101,9 @@ def setup(services: Services) -> None:
     routes: list[Route] = []
     if settings.telegram_webhook_url:
         secret = _webhook_secret(settings)
-        endpoint = webhook_endpoint(channel, services.db, secret, services.inbox_wakeup)
+        endpoint = webhook_endpoint(
+            channel, services.ingest_thread().ingest, secret, services.inbox_wakeup
+        )
         routes.append(Route(PATH, endpoint, methods=["POST"]))
         lifecycle = WebhookRegistration(channel, url=settings.telegram_webhook_url, secret=secret)
     else:

@@ -11,9 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bots.db import Database
 from bots.pipeline.channel import Channel
-from bots.pipeline.store import ingest
 from bots.pipeline.workers import Wakeup
 from bots.telegram.parse import CHANNEL
 
@@ -26,6 +24,9 @@ MAX_BODY_BYTES = 1_048_576
 PATH = "/telegram/webhook"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+Store = Callable[..., Awaitable[bool]]
+"""Commits one event to the inbox: `IngestThread.ingest` in `serve`, keywords of
+`bots.pipeline.store.ingest` without the database."""
 
 
 def chat_key_for(channel: Channel, update: dict[str, Any]) -> str | None:
@@ -63,7 +64,7 @@ def _error(status: int, message: str) -> Response:
 
 
 def webhook_endpoint(
-    channel: Channel, db: Database, secret: str, wakeup: Wakeup | None = None
+    channel: Channel, store: Store, secret: str, wakeup: Wakeup | None = None
 ) -> Endpoint:
     """The Starlette endpoint for Telegram's webhook calls.
 
@@ -97,9 +98,7 @@ def webhook_endpoint(
         if key is None:
             return Response(status_code=200)
         try:
-            await ingest(
-                db, channel=CHANNEL, platform_id=str(update_id), chat_key=key, payload=update
-            )
+            await store(channel=CHANNEL, platform_id=str(update_id), chat_key=key, payload=update)
         except Exception as exc:
             log.error("telegram update %s not stored: %s", update_id, type(exc).__name__)
             return _error(503, "could not store the update; deliver it again later")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bots.db import Database
@@ -269,3 +270,35 @@ async def test_a_backlog_is_sent_within_the_flood_limits_in_order(desk: Relaydes
     # Even spacing leaves only network jitter to cause a refusal; a bucket that starts full
     # sends 30 at once and then 30/s, which the fake answers with dozens of 429s.
     assert len(refused) <= 3
+
+
+async def test_a_database_that_cannot_take_the_update_gets_503_and_the_redelivery_is_kept(
+    tmp_path: Path,
+    sqlite_db: Database,
+    api: FakeTelegramApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The webhook commits on the ingest thread; while another process holds SQLite's write
+    lock the commit times out, Telegram gets 503 (so it delivers again), and nothing is half
+    stored. Once the lock is gone the redelivery is stored once and answered."""
+    import sqlite3
+
+    from bots import db as db_module
+
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    update = message_update(5301, "hello, is anyone there?")
+    async with running(telegram_settings(tmp_path, sqlite_db, api), api) as desk:
+        path = sqlite_db.url.split("///", 1)[1]
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN EXCLUSIVE")
+            refused = await desk.post(update)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert refused.status_code == 503
+        assert "deliver it again later" in refused.json()["error"]
+        again = await desk.post(update)
+        assert again.status_code == 200
+        await desk.api.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == 5301)
+        assert await desk.count(InboxRow.id) == 1
