@@ -7,9 +7,13 @@ and the chart series. Timings are the median of `--repeat` runs (the first is al
 cold page cache and query plans).
 
     .venv/bin/python bench/report_scale.py [--tickets 100000] [--repeat 3] [--no-postgres]
+        [--keep DIR] [--only CASE]
 
 PostgreSQL runs when RELAYDESK_TEST_DATABASE_URL is set: a scratch database is created on that
-server and dropped afterwards. Target: a full report under 2 s on SQLite.
+server and dropped afterwards. With `--keep DIR` the SQLite file (`DIR/report_scale.db`) and the
+PostgreSQL database (`relaydesk_bench_keep`) are kept and reused by the next run with the same
+`--keep` (generation and loading are skipped; the schema is upgraded first, so new migrations
+apply). Target: a full report under 2 s on SQLite.
 Writes the numbers to bench/out/report_scale.json as well.
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -89,6 +94,7 @@ CONFIG = {
     },
 }
 CHUNK = 5000
+KEPT_DATABASE = "relaydesk_bench_keep"
 
 
 def synthesize(tickets: int, seed: int = 8) -> dict[Any, list[dict[str, Any]]]:
@@ -315,14 +321,17 @@ async def load(db: Database, rows: dict[Any, list[dict[str, Any]]]) -> None:
             await connection.commit()
 
 
-async def time_reports(db: Database, repeat: int) -> dict[str, Any]:
+CASES: dict[str, dict[str, Any]] = {
+    "totals": {"by": None, "charts": False},
+    "by department": {"by": "department", "charts": False},
+    "by day": {"by": "day", "charts": False},
+    "with charts": {"by": None, "charts": True},
+}
+
+
+async def time_reports(db: Database, repeat: int, only: list[str]) -> dict[str, Any]:
     rules = ReportRules.from_config(parse_config(CONFIG))
-    cases = {
-        "totals": {"by": None, "charts": False},
-        "by department": {"by": "department", "charts": False},
-        "by day": {"by": "day", "charts": False},
-        "with charts": {"by": None, "charts": True},
-    }
+    cases = {name: options for name, options in CASES.items() if not only or name in only}
     out: dict[str, Any] = {}
     created = 0
     for name, options in cases.items():
@@ -352,7 +361,7 @@ async def time_reports(db: Database, repeat: int) -> dict[str, Any]:
     return out
 
 
-async def _admin(url: str, statement: str) -> None:
+async def _admin(url: str, statement: str) -> Any:
     import asyncpg
 
     parsed = make_url(url)
@@ -364,21 +373,36 @@ async def _admin(url: str, statement: str) -> None:
         database=parsed.database or "postgres",
     )
     try:
-        await connection.execute(statement)
+        return await connection.fetch(statement)
     finally:
         await connection.close()
 
 
+async def _exists(url: str, database: str) -> bool:
+    found = await _admin(url, f"SELECT 1 FROM pg_database WHERE datname = '{database}'")
+    return bool(found)
+
+
+async def _loaded(db: Database) -> bool:
+    """The database already holds a generated helpdesk (a `--keep` run before)."""
+    async with db.session() as session:
+        return bool(await session.scalar(text("SELECT count(*) FROM tickets")))
+
+
 async def run_backend(
-    name: str, url: str, rows: dict[Any, list[dict[str, Any]]], repeat: int
+    name: str, url: str, rows: Any, repeat: int, only: list[str]
 ) -> dict[str, Any]:
+    """`rows`: the generated rows, or a callable making them (only called when the database
+    is empty)."""
     db = Database(url)
     try:
         await upgrade(db)
-        started = time.perf_counter()
-        await load(db, rows)
-        load_s = time.perf_counter() - started
-        result = await time_reports(db, repeat)
+        load_s = 0.0
+        if not await _loaded(db):
+            started = time.perf_counter()
+            await load(db, rows() if callable(rows) else rows)
+            load_s = time.perf_counter() - started
+        result = await time_reports(db, repeat, only)
         result["load_s"] = round(load_s, 1)
         result["backend"] = name
         return result
@@ -391,33 +415,53 @@ async def main() -> None:
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument(
+        "--keep", type=Path, help="keep the databases (SQLite file in this folder) and reuse them"
+    )
+    parser.add_argument("--only", action="append", choices=sorted(CASES), default=[])
     args = parser.parse_args()
-    started = time.perf_counter()
-    rows = synthesize(args.tickets)
-    counts = {model.__tablename__: len(items) for model, items in rows.items()}
-    print(f"generated in {time.perf_counter() - started:.1f} s: {counts}", flush=True)
+    generated: dict[Any, list[dict[str, Any]]] = {}
+    counts: dict[str, int] = {}
+
+    def rows() -> dict[Any, list[dict[str, Any]]]:
+        if not generated:
+            started = time.perf_counter()
+            generated.update(synthesize(args.tickets))
+            counts.update({model.__tablename__: len(items) for model, items in generated.items()})
+            print(f"generated in {time.perf_counter() - started:.1f} s: {counts}", flush=True)
+        return generated
+
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        results.append(await run_backend("sqlite", url, rows, args.repeat))
-        print(json.dumps(results[-1]), flush=True)
+    if not args.no_sqlite:
+        with contextlib.ExitStack() as stack:
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                folder = args.keep
+            else:
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            url = f"sqlite+aiosqlite:///{folder / 'report_scale.db'}"
+            results.append(await run_backend("sqlite", url, rows, args.repeat, args.only))
+            print(json.dumps(results[-1]), flush=True)
     base = os.environ.get(PG_ENV)
     if base and not args.no_postgres:
-        scratch = f"relaydesk_bench_{uuid.uuid4().hex[:10]}"
-        await _admin(base, f'CREATE DATABASE "{scratch}"')
+        scratch = KEPT_DATABASE if args.keep else f"relaydesk_bench_{uuid.uuid4().hex[:10]}"
+        if not args.keep or not await _exists(base, scratch):
+            await _admin(base, f'CREATE DATABASE "{scratch}"')
         try:
             url = make_url(base).set(database=scratch).render_as_string(hide_password=False)
-            results.append(await run_backend("postgresql", url, rows, args.repeat))
+            results.append(await run_backend("postgresql", url, rows, args.repeat, args.only))
             print(json.dumps(results[-1]), flush=True)
         finally:
-            await _admin(base, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+            if not args.keep:
+                await _admin(base, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
     else:
         print(f"PostgreSQL skipped: {PG_ENV} is not set" if not base else "PostgreSQL skipped")
     load = os.getloadavg()[0]
     print()
     header = f"{'report over ' + format(args.tickets, ',') + ' tickets':<26}"
     print(header + "".join(f"{r['backend'] + ' wall':>18}{'cpu':>8}" for r in results))
-    for case in ("totals", "by department", "by day", "with charts"):
+    for case in (name for name in CASES if not args.only or name in args.only):
         cells = "".join(
             f"{r[case]['median_s']:>10.2f} s ({r[case]['first_s']:.1f}){r[case]['cpu_s']:>7.2f}s"
             for r in results
