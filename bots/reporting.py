@@ -632,7 +632,13 @@ async def build_report(
         AnswerLog.customer_ref.label("customer_ref"), AnswerLog.created_at.label("at")
     ).subquery()
     ticket_part = ticket_report(
-        session, window, by=by, rules=rules, extra_contacts=contacts, charts=charts
+        session,
+        window,
+        by=by,
+        rules=rules,
+        extra_contacts=contacts,
+        charts=charts,
+        sessions=sessions,
     )
     if sessions is None:
         tickets = await ticket_part

@@ -11,6 +11,7 @@ indexed lookups per row. The definitions of every figure are in the README (Repo
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import uuid
@@ -42,7 +43,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
@@ -633,23 +634,27 @@ def _breach_events() -> Any:
     )
 
 
-def _came_back(extra_contacts: FromClause | None) -> ColumnElement[bool]:
-    """SQL: the customer made a new contact within 7 days after this ticket was resolved."""
+def _came_back(own: Any, extra_contacts: FromClause | None) -> ColumnElement[bool]:
+    """SQL: the customer made a new contact within 7 days after this ticket was resolved.
+
+    `own` holds each ticket's values computed once (`id`, `customer_id`, `customer_ref`: the
+    id as text, `resolved_at`, `horizon`: seven days after it), so each check is one index
+    range with constant bounds."""
+    o = own.c
     later = aliased(Ticket)
-    horizon = plus_seconds(Ticket.resolved_at, RECONTACT_WINDOW.total_seconds())
     new_ticket = exists().where(
-        later.customer_id == Ticket.customer_id,
-        later.created_at > Ticket.resolved_at,
-        later.created_at <= horizon,
-        later.id != Ticket.id,
+        later.customer_id == o.customer_id,
+        later.created_at > o.resolved_at,
+        later.created_at <= o.horizon,
+        later.id != o.id,
     )
     if extra_contacts is None:
         return new_ticket
     contact = extra_contacts.alias()
     other = exists().where(
-        contact.c.customer_ref == cast(Ticket.customer_id, String),
-        contact.c.at > Ticket.resolved_at,
-        contact.c.at <= horizon,
+        contact.c.customer_ref == o.customer_ref,
+        contact.c.at > o.resolved_at,
+        contact.c.at <= o.horizon,
     )
     return or_(new_ticket, other)
 
@@ -658,7 +663,6 @@ FACT_FLAGS = (
     "done",
     "resolved_once",
     "reopened",
-    "recontacted",
     *(f"t_{s}" for s in CLOCK_COLUMNS.values()),
     *(f"b_{s}" for s in CLOCK_COLUMNS.values()),
     "score",
@@ -685,11 +689,7 @@ def _public_reply(message: Any) -> ColumnElement[bool]:
 
 
 def _facts_select(
-    window: Window,
-    rules: ReportRules,
-    hours: Table,
-    extra_contacts: FromClause | None,
-    dims: Sequence[str],
+    window: Window, rules: ReportRules, hours: Table, dims: Sequence[str]
 ) -> AnySelect:
     """One row per ticket created in the period, in the column order of `_facts_columns`:
     its calendar, the group keys in `dims`, 0/1 flags, CSAT score, and the first response
@@ -712,9 +712,6 @@ def _facts_select(
             _flag(done).label("done"),
             _flag(Ticket.resolved_at.is_not(None)).label("resolved_once"),
             _flag(Ticket.reopen_count > 0).label("reopened"),
-            _flag(and_(Ticket.resolved_at.is_not(None), _came_back(extra_contacts))).label(
-                "recontacted"
-            ),
             *(_flag(rules.has_target(c)).label(f"t_{s}") for c, s in CLOCK_COLUMNS.items()),
             _flag(late_first).label("late_first"),
             epoch(Ticket.created_at).label("c0"),
@@ -747,7 +744,6 @@ def _facts_select(
             b.done,
             b.resolved_once,
             b.reopened,
-            b.recontacted,
             *(b[f"t_{short}"] for short in CLOCK_COLUMNS.values()),
             *(_flag(breached[short]) for short in CLOCK_COLUMNS.values()),
             CsatRating.score,
@@ -769,7 +765,11 @@ def _waits_select(facts: Table, hours: Table, dims: Sequence[str]) -> AnySelect:
     """Every customer message after a ticket's first response (so the ticket was not
     resolved on first contact); those whose previous customer-visible message (by time,
     then id) is an agent reply start a wait, which lasts until the next agent reply.
-    Found with index seeks from each first response, not by walking every message."""
+
+    Driven from the facts rows of answered tickets (a left join keeps the database from
+    walking every message of every ticket instead): one index seek finds a ticket's later
+    customer messages, two more each one's previous message and next reply. The next reply
+    is looked up once and the timestamps are turned into seconds once (nested CTEs)."""
     m = aliased(Message)
     earlier = aliased(Message)
     later = aliased(Message)
@@ -799,28 +799,47 @@ def _waits_select(facts: Table, hours: Table, dims: Sequence[str]) -> AnySelect:
         )
         .scalar_subquery()
     )
-    candidates = (
+    found = (
         select(
             facts.c.id.label("ticket_id"),
             facts.c.cal.label("cal"),
             *(facts.c[name].label(name) for name in dims),
-            epoch(m.created_at).label("at"),
-            epoch(next_reply).label("reply_at"),
-            epoch_day(epoch(m.created_at)).label("at_day"),
-            epoch_day(epoch(next_reply)).label("reply_day"),
+            m.created_at.label("asked"),
+            next_reply.label("replied"),
             _flag(previous == "agent").label("after_reply"),
         )
         .select_from(facts)
         .join(Ticket, Ticket.id == facts.c.id)
-        .join(m, and_(m.ticket_id == Ticket.id, m.created_at > Ticket.first_response_at))
-        .where(Ticket.first_response_at.is_not(None), m.author_kind == "customer")
+        .outerjoin(
+            m,
+            and_(
+                m.ticket_id == Ticket.id,
+                m.created_at > Ticket.first_response_at,
+                m.author_kind == "customer",
+            ),
+        )
+        .where(facts.c.frt_s.is_not(None))
+        .cte("found")
+        .prefix_with("MATERIALIZED")
+    )
+    f = found.c
+    candidates = (
+        select(
+            f.ticket_id,
+            f.cal,
+            *(f[name] for name in dims),
+            epoch(f.asked).label("at"),
+            epoch(f.replied).label("reply_at"),
+            f.after_reply,
+        )
+        .where(f.asked.is_not(None))
         .cte("candidates")
         .prefix_with("MATERIALIZED")
     )
     w = candidates.c
     is_wait = and_(w.after_reply == 1, w.reply_at.is_not(None))
-    at_start, on_start = join_hours(hours, w.cal, w.at, w.at_day)
-    at_reply, on_reply = join_hours(hours, w.cal, w.reply_at, w.reply_day)
+    at_start, on_start = join_hours(hours, w.cal, w.at)
+    at_reply, on_reply = join_hours(hours, w.cal, w.reply_at)
     return (
         select(
             w.ticket_id,
@@ -862,7 +881,6 @@ def _volume_statement(facts: Table, waits: Table, by: Dimension | None) -> AnySe
         func.count(f.score),
         func.coalesce(func.sum(f.score), 0),
         func.sum(_flag(f.score >= SATISFIED_MIN)),
-        func.sum(f.recontacted),
     ]
     for short in CLOCK_COLUMNS.values():
         columns.append(func.sum(f[f"t_{short}"]))
@@ -876,51 +894,55 @@ def _volume_statement(facts: Table, waits: Table, by: Dimension | None) -> AnySe
     return _grouped(statement, by, g)
 
 
+PERCENTILES_PER_STATEMENT = 100  # scalar subqueries in one percentile statement
+
+
+def _ranks(n: int) -> tuple[int, int]:
+    """Nearest-rank positions (1-based) of the median and the 90th percentile of n values."""
+    return (n + 1) // 2, (n * 9 + 9) // 10
+
+
 async def _distribution(
     session: AsyncSession, table: Table, value: str, by: Dimension | None
 ) -> dict[str, DurationStats]:
     """count, mean, p50 and p90 of a column per group, over its non-null values.
 
     Percentiles are nearest-rank: the value at position ceil(p * count) in ascending order.
-    The total reads them with ORDER BY ... OFFSET from an index built on the temporary
-    table; groups rank their values with a window function, all groups in one statement."""
+    An index on the temporary table (group key, value; only non-null values) is built once,
+    which is the one sort this needs; the counts and means then read it in order, and each
+    percentile is an `ORDER BY value LIMIT 1 OFFSET rank - 1` on it (all of them in one
+    statement). Window functions would sort the values again for every group."""
     v = table.c[value]
     present = v.is_not(None)
-    if by is not None:
-        g = table.c[by]
-        ranked = (
-            select(
-                g.label("g"),
-                v.label("v"),
-                func.row_number().over(partition_by=g, order_by=v).label("rn"),
-                func.count().over(partition_by=g).label("n"),
-            )
-            .where(present)
-            .subquery()
-        )
-        r = ranked.c
-        statement = select(
-            r.g,
-            func.count(),
-            func.avg(r.v),
-            func.max(case((r.rn == (r.n + 1) // 2, r.v))),
-            func.max(case((r.rn == (r.n * 9 + 9) // 10, r.v))),
-        ).group_by(r.g)
-        return {
-            str(key): DurationStats(int(n), _seconds(mean), _seconds(p50), _seconds(p90))
-            for key, n, mean, p50, p90 in (await session.execute(statement)).all()
-            if n
-        }
-    n, mean = (await session.execute(select(func.count(v), func.avg(v)).where(present))).one()
-    if not n:
-        return {}
-    index = Index(f"ix_{table.name}_{value}", v)
+    g = table.c[by] if by is not None else None
+    index = Index(
+        f"ix_{table.name}_{value}" + ("_g" if g is not None else ""),
+        *([g] if g is not None else []),
+        v,
+        sqlite_where=present,
+        postgresql_where=present,
+    )
     connection = await session.connection()
     await connection.run_sync(index.create)
-    ordered = select(v).where(present).order_by(v).limit(1)
-    p50 = await session.scalar(ordered.offset((n + 1) // 2 - 1))
-    p90 = await session.scalar(ordered.offset((n * 9 + 9) // 10 - 1))
-    return {TOTAL: DurationStats(int(n), _seconds(mean), _seconds(p50), _seconds(p90))}
+    key = g if g is not None else _text(TOTAL)
+    counts = select(key, func.count(v), func.avg(v)).where(present)
+    if g is not None:
+        counts = counts.group_by(g)
+    found = [(str(k), int(n), mean) for k, n, mean in (await session.execute(counts)).all() if n]
+    out: dict[str, DurationStats] = {}
+    for start in range(0, len(found), PERCENTILES_PER_STATEMENT):
+        chunk = found[start : start + PERCENTILES_PER_STATEMENT]
+        picks: list[Any] = []
+        for name, n, _mean in chunk:
+            ordered = select(v).where(present).order_by(v).limit(1)
+            if g is not None:
+                ordered = ordered.where(g == name)
+            picks += [ordered.offset(rank - 1).scalar_subquery() for rank in _ranks(n)]
+        values = (await session.execute(select(*picks))).one()
+        for i, (name, n, mean) in enumerate(chunk):
+            p50, p90 = values[2 * i], values[2 * i + 1]
+            out[name] = DurationStats(n, _seconds(mean), _seconds(p50), _seconds(p90))
+    return out
 
 
 def _backlog_statement(window: Window, by: Dimension | None, now: datetime) -> AnySelect:
@@ -974,12 +996,89 @@ def _resolved_statement(window: Window, by: Dimension | None) -> AnySelect:
     return _grouped(statement, by, g)
 
 
+def _recontact_statement(
+    window: Window, by: Dimension | None, extra_contacts: FromClause | None
+) -> AnySelect:
+    """Per group: cohort tickets resolved whose customer came back within 7 days."""
+    own = (
+        select(
+            Ticket.id.label("id"),
+            Ticket.customer_id.label("customer_id"),
+            cast(Ticket.customer_id, String).label("customer_ref"),
+            Ticket.resolved_at.label("resolved_at"),
+            plus_seconds(Ticket.resolved_at, RECONTACT_WINDOW.total_seconds()).label("horizon"),
+            group_key(by).label("g"),
+        )
+        .where(_in_window(Ticket.created_at, window), Ticket.resolved_at.is_not(None))
+        .cte("own")
+        .prefix_with("MATERIALIZED")
+    )
+    return select(own.c.g, func.count()).where(_came_back(own, extra_contacts)).group_by(own.c.g)
+
+
+@dataclass
+class _StatusCounts:
+    """Figures read from the ticket tables directly, per group key: the backlog at the end of
+    the period by status, tickets resolved in it, cohort tickets re-contacted."""
+
+    backlog: dict[str, dict[str, int]] = field(default_factory=dict)
+    resolved: dict[str, int] = field(default_factory=dict)
+    recontacted: dict[str, int] = field(default_factory=dict)
+
+    def total(self) -> _StatusCounts:
+        """Every ticket is in exactly one group, so the total is the sum of the groups."""
+        backlog: dict[str, int] = {}
+        for statuses in self.backlog.values():
+            for status, count in statuses.items():
+                backlog[status] = backlog.get(status, 0) + count
+        return _StatusCounts(
+            backlog={TOTAL: backlog} if backlog else {},
+            resolved={TOTAL: sum(self.resolved.values())} if self.resolved else {},
+            recontacted={TOTAL: sum(self.recontacted.values())} if self.recontacted else {},
+        )
+
+    def apply(self, groups: dict[str, TicketKpis]) -> None:
+        def kpis(key: str) -> TicketKpis:
+            if key not in groups:
+                groups[key] = TicketKpis(key=key)
+            return groups[key]
+
+        for key, statuses in self.backlog.items():
+            kpis(key).backlog.update(statuses)
+        for key, count in self.resolved.items():
+            kpis(key).resolved = count
+        for key, count in self.recontacted.items():
+            kpis(key).recontacted = count
+
+
+async def _status_counts(
+    session: AsyncSession,
+    window: Window,
+    by: Dimension | None,
+    extra_contacts: FromClause | None,
+    now: datetime,
+) -> _StatusCounts:
+    """Backlog, resolved and re-contact per `by` group (the total when None). They need no
+    facts table, so `ticket_report` runs them on a second connection beside the facts."""
+    counts = _StatusCounts()
+    for g, status, n in (await session.execute(_backlog_statement(window, by, now))).all():
+        if n:
+            counts.backlog.setdefault(str(g), {})[str(status)] = int(n)
+    for g, n in (await session.execute(_resolved_statement(window, by))).all():
+        if n:
+            counts.resolved[str(g)] = int(n)
+    recontact = _recontact_statement(window, by, extra_contacts)
+    for g, n in (await session.execute(recontact)).all():
+        if n:
+            counts.recontacted[str(g)] = int(n)
+    return counts
+
+
 # -- running them ----------------------------------------------------------------------------
 
 
 async def _collect(
     session: AsyncSession,
-    window: Window,
     by: Dimension | None,
     facts: Table,
     waits: Table,
@@ -993,9 +1092,7 @@ async def _collect(
         return groups[name]
 
     for row in (await session.execute(_volume_statement(facts, waits, by))).all():
-        (key, created, done, reopened, fcr, asked, ratings, score_sum, satisfied, came_back) = row[
-            :10
-        ]
+        (key, created, done, reopened, fcr, asked, ratings, score_sum, satisfied) = row[:9]
         if not created:
             continue
         item = kpis(key)
@@ -1006,8 +1103,8 @@ async def _collect(
             int(fcr),
         )
         item.csat = CsatStats(int(asked), int(ratings), int(score_sum), int(satisfied))
-        item.recontact_eligible, item.recontacted = int(asked), int(came_back)
-        clocks = [int(v or 0) for v in row[10:]]
+        item.recontact_eligible = int(asked)
+        clocks = [int(v or 0) for v in row[9:]]
         item.sla = {
             clock: ClockStats(clocks[2 * i], clocks[2 * i + 1])
             for i, clock in enumerate((*CLOCKS, "any"))
@@ -1023,11 +1120,6 @@ async def _collect(
     for name, table, value in measures:
         for key, stats in (await _distribution(session, table, value, by)).items():
             setattr(kpis(key), name, stats)
-    for g, status, count in (await session.execute(_backlog_statement(window, by, utcnow()))).all():
-        kpis(g).backlog[str(status)] = int(count)
-    for g, count in (await session.execute(_resolved_statement(window, by))).all():
-        if count:
-            kpis(g).resolved = int(count)
     return groups
 
 
@@ -1062,16 +1154,56 @@ async def ticket_report(
     rules: ReportRules | None = None,
     extra_contacts: FromClause | None = None,
     charts: bool = False,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> TicketReport:
     """Ticket KPIs for `window`, in total and per `by` group (see the README for definitions).
 
     `extra_contacts` is an optional selectable with columns `customer_ref` (the customer's id
     as text) and `at`: other contacts a customer made (such as questions the bot answered)
-    that count as re-contact. `charts` also collects the series the PNG draws.
+    that count as re-contact. `charts` also collects the series the PNG draws. With
+    `sessions` (a session factory on the same database), the backlog, resolved and re-contact
+    figures are computed on a second connection while `session` builds the facts.
     """
     if by is not None and by not in DIMENSIONS:
         raise ReportError(f"cannot group by {by!r} (use one of {', '.join(DIMENSIONS)})")
     rules = rules or ReportRules.from_config()
+    now = utcnow()
+
+    async def status_part(other: AsyncSession) -> _StatusCounts:
+        await tune_session(other)
+        return await _status_counts(other, window, by, extra_contacts, now)
+
+    async def separately() -> _StatusCounts:
+        assert sessions is not None
+        async with sessions() as other:
+            return await status_part(other)
+
+    if sessions is None:
+        facts_part = await _facts_part(session, window, by, rules, charts)
+        counts = await status_part(session)
+    else:
+        facts_part, counts = await asyncio.gather(
+            _facts_part(session, window, by, rules, charts), separately()
+        )
+    totals, grouped, series = facts_part
+    if by is None:
+        counts.apply(totals)
+    else:
+        counts.total().apply(totals)
+        counts.apply(grouped)
+    total = totals.get(TOTAL, TicketKpis(key=TOTAL))
+    groups = sorted(grouped.values(), key=lambda k: _order(k, by))
+    return TicketReport(window=window, by=by, totals=total, groups=groups, charts=series)
+
+
+async def _facts_part(
+    session: AsyncSession,
+    window: Window,
+    by: Dimension | None,
+    rules: ReportRules,
+    charts: bool,
+) -> tuple[dict[str, TicketKpis], dict[str, TicketKpis], TicketCharts | None]:
+    """The figures of the facts and waits tables: totals, groups and chart series."""
     await tune_session(session)
     bounds = await _bounds(session, window)
     if bounds is None:
@@ -1091,7 +1223,7 @@ async def ticket_report(
                 session,
                 "report_facts",
                 _facts_columns(dims),
-                fill=_facts_select(window, rules, hours, extra_contacts, dims),
+                fill=_facts_select(window, rules, hours, dims),
                 index=("id",),
             )
         )
@@ -1108,12 +1240,10 @@ async def ticket_report(
                 fill=_waits_select(facts, hours, dims),
             )
         )
-        totals = await _collect(session, window, None, facts, waits)
-        grouped = await _collect(session, window, by, facts, waits) if by is not None else {}
+        totals = await _collect(session, None, facts, waits)
+        grouped = await _collect(session, by, facts, waits) if by is not None else {}
         series = await _chart_series(session, window, facts) if charts else None
-    total = totals.get(TOTAL, TicketKpis(key=TOTAL))
-    groups = sorted(grouped.values(), key=lambda k: _order(k, by))
-    return TicketReport(window=window, by=by, totals=total, groups=groups, charts=series)
+    return totals, grouped, series
 
 
 def _order(item: TicketKpis, by: Dimension | None) -> tuple[Any, ...]:
