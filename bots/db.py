@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,60 @@ from sqlalchemy.ext.asyncio import (
 from bots.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+URGENT_WAIT_LIMIT_S = 0.25  # the longest a background writer stands aside for acknowledgements
+
+
+class WriteGate:
+    """Lets the writes a platform is waiting on go before background writes, on SQLite.
+
+    SQLite has one writer at a time, and its busy handler is not fair: it sleeps and retries,
+    so a worker that commits and at once begins its next transaction can keep a webhook's
+    inbox insert waiting for seconds, and the platform times the acknowledgement out. Inserts
+    that acknowledge an event run inside `urgent()`; the workers call `give_way()` before
+    each transaction and wait (at most `URGENT_WAIT_LIMIT_S`) while any is in progress. One
+    gate per database file, shared by every engine on it in this process (the ingest thread
+    has an engine of its own). On PostgreSQL, row locks make this unnecessary: no-ops.
+    """
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._waiting = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        """Mark a write that an acknowledgement waits for (any thread)."""
+        if not self.enabled:
+            yield
+            return
+        with self._lock:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    async def give_way(self) -> None:
+        """Before a background transaction: let waiting urgent writes finish first."""
+        if not self.enabled or not self._waiting:
+            return
+        deadline = time.monotonic() + URGENT_WAIT_LIMIT_S
+        # Urgent writes run on other threads and loops, so an asyncio.Event cannot tell us;
+        # a 2 ms poll for at most a quarter of a second is simpler than a cross-loop signal.
+        while self._waiting and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.002)
+
+
+_GATES: dict[str, WriteGate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def _gate_for(url: str, *, sqlite: bool) -> WriteGate:
+    if not sqlite:
+        return WriteGate(enabled=False)
+    with _GATES_LOCK:
+        return _GATES.setdefault(url, WriteGate(enabled=True))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -57,6 +114,7 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.gate = _gate_for(url, sqlite=self.dialect == "sqlite")
 
     @property
     def is_postgres(self) -> bool:

@@ -44,9 +44,10 @@ async def ingest(
         .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
         .returning(InboxRow.id)
     )
-    async with db.session() as session:
-        new_id = await session.scalar(statement)
-        await session.commit()
+    with db.gate.urgent():  # on SQLite, the workers stand aside for an acknowledgement
+        async with db.session() as session:
+            new_id = await session.scalar(statement)
+            await session.commit()
     return new_id is not None
 
 

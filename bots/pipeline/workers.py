@@ -117,6 +117,7 @@ class InboxWorker:
 
     async def run_once(self) -> int:
         """Claim and process one batch; return how many events were processed."""
+        await self.db.gate.give_way()
         async with self.db.session() as session:
             rows = await store.claim_inbox(
                 session,
@@ -143,6 +144,7 @@ class InboxWorker:
         channel = self.channels.get(channel_name)
         try:
             message = self._parse(channel, channel_name, raw)
+            await self.db.gate.give_way()
             async with self.db.session() as session:
                 replies: Sequence[tuple[OutboundMessage, int | None]] = ()
                 if message is not None:
@@ -238,6 +240,7 @@ class OutboxWorker:
     async def run_once(self) -> int:
         if not self.channels:
             return 0
+        await self.db.gate.give_way()
         async with self.db.session() as session:
             rows = await store.claim_outbox(
                 session,
@@ -265,6 +268,7 @@ class OutboxWorker:
             log.exception("outbox row %s: unexpected send error", row.id)
             await self._failed(row, message, SendError(type(exc).__name__))
             return False
+        await self.db.gate.give_way()
         async with self.db.session() as session:
             await session.execute(
                 update(OutboxRow)
