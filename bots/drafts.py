@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots.metrics import LLM_ERRORS, LLM_LATENCY
 from bots.settings import Settings
 from drafting import store
-from drafting.chat import LLMClient
+from drafting.chat import LLMCall, LLMClient
 from drafting.drafter import Budget, Drafter
 from drafting.errors import DraftingError
 from drafting.models import Draft
@@ -133,8 +134,17 @@ class DraftResult:
         }
 
 
+def observe_llm_call(call: LLMCall) -> None:
+    """Metrics of one model call: its latency (answered or not) and, when it failed, an
+    error of its kind (`timeout`, `unavailable`, `rate_limited`, `quota`, `auth`, ...)."""
+    LLM_LATENCY.observe(call.seconds)
+    if call.error is not None:
+        LLM_ERRORS.labels(kind=call.error.kind).inc()
+
+
 def llm_from_settings(settings: Settings) -> LLMClient | None:
-    """The model client the settings describe, or None when no model is configured."""
+    """The model client the settings describe (its calls feed the `relaydesk_llm_*`
+    metrics), or None when no model is configured."""
     if not settings.llm_enabled:
         return None
     # Imported here: the model library is slow to load and offline drafts never need it.
@@ -146,6 +156,7 @@ def llm_from_settings(settings: Settings) -> LLMClient | None:
         api_key=key,
         base_url=settings.openai_base_url,
         timeout_s=settings.llm_timeout_s,
+        observer=observe_llm_call,
     )
 
 

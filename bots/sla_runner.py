@@ -3,7 +3,8 @@ turns the warnings and breaches it fires into notices for the department's Slack
 
 Safe with several replicas: the tick claims tickets with `FOR UPDATE SKIP LOCKED` on
 PostgreSQL and fires each warning or breach through a guarded update, so only one replica
-announces it; the notice is written to the outbox in the same transaction.
+announces it; the notice is written to the outbox in the same transaction. The replica whose
+transaction committed counts it in `relaydesk_sla_warnings` / `relaydesk_sla_breaches`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime
 
 from bots.db import Database
 from bots.messages import ChatRef, OutboundMessage
+from bots.metrics import SLA_BREACHES, SLA_WARNINGS
 from bots.pipeline.store import enqueue
 from bots.pipeline.workers import Wakeup
 from tickets.models import utcnow
@@ -107,7 +109,9 @@ class SlaRunner:
                         event.clock,
                     )
             await session.commit()
+        # Counted once committed: a tick that rolled back fired nothing (the next one will).
         for event in fired:
+            (SLA_BREACHES if event.kind == "breach" else SLA_WARNINGS).inc()
             log.info("SLA %s: ticket #%s %s", event.kind, event.ticket_number, event.clock)
         if queued and self.outbox_wakeup is not None:
             self.outbox_wakeup.set()

@@ -2,7 +2,8 @@
 
 `ChatMessage`/`Completion` are what drafting sends and gets back, `LLMClient` the protocol a
 client implements (`drafting.llm.OpenAIChatClient` is the one relaydesk ships), `RetryPolicy`,
-`retry_after_s` and `trim_history` the pieces of its retry behaviour.
+`retry_after_s` and `trim_history` the pieces of its retry behaviour, `LLMCall` and
+`LLMObserver` the hook through which an application watches every call (for its metrics).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import email.utils
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from drafting.errors import LLMError
 from drafting.tokens import estimate_message_tokens, estimate_tokens
 
 Role = Literal["system", "user", "assistant"]
@@ -41,6 +43,24 @@ class Completion:
     attempts: int
     trimmed: int = 0
     finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LLMCall:
+    """One finished call to the model, retries included, as an observer sees it."""
+
+    model: str
+    seconds: float  # from the call to its answer or its final error
+    error: LLMError | None = None  # None when the model answered
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# Called once per model call, after it ended; it must be quick and must not raise (what it
+# raises is logged and ignored).
+LLMObserver = Callable[[LLMCall], None]
 
 
 class LLMClient(Protocol):

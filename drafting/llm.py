@@ -10,12 +10,15 @@ LM Studio) with the library's retries off, and applies one policy:
   or "try again in …" in the error message) when it fits the budget;
 * 429 `insufficient_quota`, 401 and 403 are not retried;
 * 400 `context_length_exceeded` drops the oldest trimmable history and retries once;
-* every failure becomes a `DraftingError` subclass whose message is safe to show.
+* every failure becomes a `DraftingError` subclass whose message is safe to show;
+* an optional `observer` hears of every call once it ends: how long it took and, when it
+  failed, the error (the application turns that into metrics; drafting imports none).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -26,7 +29,9 @@ from openai import AsyncOpenAI
 from drafting.chat import (
     ChatMessage,
     Completion,
+    LLMCall,
     LLMClient,
+    LLMObserver,
     RetryPolicy,
     retry_after_s,
     trim_history,
@@ -50,10 +55,14 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 KEYLESS = "not-needed"
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "ChatMessage",
     "Completion",
+    "LLMCall",
     "LLMClient",
+    "LLMObserver",
     "OpenAIChatClient",
     "RetryPolicy",
     "retry_after_s",
@@ -84,8 +93,10 @@ class OpenAIChatClient:
         retry: RetryPolicy | None = None,
         stream: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        observer: LLMObserver | None = None,
     ) -> None:
         self.model = model
+        self.observer = observer
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.timeout_s = min(max(timeout_s, 0.05), MAX_TIMEOUT_S)
         self.retry = retry or RetryPolicy()
@@ -108,8 +119,33 @@ class OpenAIChatClient:
         max_tokens: int = 700,
         temperature: float = 0.2,
     ) -> Completion:
-        """The model's answer, after retries and at most one trim; raises `LLMError`s."""
+        """The model's answer, after retries and at most one trim; raises `LLMError`s.
+
+        The observer, if any, hears of the call once it ended, answered or failed."""
         started = time.monotonic()
+        try:
+            completion = await self._complete(messages, max_tokens, temperature, started)
+        except LLMError as exc:
+            self._observe(LLMCall(self.model, time.monotonic() - started, exc))
+            raise
+        self._observe(LLMCall(self.model, time.monotonic() - started))
+        return completion
+
+    def _observe(self, call: LLMCall) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer(call)
+        except Exception:  # an observer must never break drafting
+            log.exception("the model call observer failed")
+
+    async def _complete(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        temperature: float,
+        started: float,
+    ) -> Completion:
         deadline = started + self.timeout_s
         current = list(messages)
         trimmed = 0
