@@ -222,7 +222,7 @@ def test_a_failing_classifier_leaves_routing_to_the_rules(
     from bots.helpdesk import ClassifierRouter
     from knowledge.errors import EmbedderError
     from tickets.config import default_config
-    from tickets.routing import RouteRequest, Router
+    from tickets.routing import Router, RouteRequest
 
     class Unreachable:
         def predict(self, text: str) -> None:

@@ -19,6 +19,7 @@ from telegram.error import (
 from bots.app import build
 from bots.errors import ConfigError
 from bots.pipeline.channel import PermanentSendError, TransientSendError
+from bots.pipeline.ingest_thread import IngestLifecycle
 from bots.settings import Settings
 from bots.telegram import setup
 from bots.telegram.channel import TelegramChannel, translate_error
@@ -88,7 +89,8 @@ def test_webhook_mode_adds_the_route(tmp_path: Path) -> None:
     )
     setup(services)
     assert [getattr(r, "path", None) for r in services.routes] == ["/telegram/webhook"]
-    assert [type(x) for x in services.lifecycles] == [WebhookRegistration]
+    # The webhook commits on the shared ingest thread, started before the registration.
+    assert [type(x) for x in services.lifecycles] == [IngestLifecycle, WebhookRegistration]
 
 
 @pytest.mark.parametrize(
