@@ -2,8 +2,12 @@
 and per translation group, with the features the calibrated decision uses.
 
 Dense: cosine between the question and every unit (title, example questions, body chunks);
-an article scores mostly by its best unit, partly by its second best (one lucky unit is
-weaker evidence than two).
+an article scores half by its nearest units (mostly its best, partly its second best: one
+lucky unit is weaker evidence than two) and half by its prototype, the mean of its units in a
+space whitened by how units vary within articles (shrunk linear discriminant analysis, learned
+from the knowledge base itself), which separates near-duplicate topics better. Across
+languages (the whitening knows only the articles' own) the nearest units alone count. The
+decision features use the units' closeness, which means the same in any knowledge base.
 Lexical: BM25 over whole articles, normalised by the best score the question could reach.
 Fusion: `dense + LEXICAL_WEIGHT * lexical` (measured better than reciprocal rank fusion, which
 throws the scores' margins away; `mode="rrf"` keeps it for comparison). Polish questions
@@ -26,6 +30,11 @@ MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25", "rrf")
 LEXICAL_WEIGHT = 0.5
 RRF_K = 60
 SECOND_WEIGHT = 0.2  # an article scores (1 - w) * its best unit + w * its second best
+# The dense article score is half that, half the article's prototype (see `_prototypes`).
+PROTOTYPE_WEIGHT = 0.5
+# Shrinkage of the within-article scatter towards a sphere when whitening the prototypes.
+WHITEN_SHRINK = 0.5
+WHITEN_SAMPLE = 20_000
 # Above this many units, dense candidates come from the HNSW index instead of an exact scan.
 EXACT_LIMIT = 60_000
 HNSW_CANDIDATES = 400
@@ -59,7 +68,7 @@ class Hit:
     group: str
     language: str
     score: float
-    dense: float
+    dense: float  # closeness of its nearest units (the decision's absolute evidence)
     lexical: float
 
 
@@ -165,9 +174,51 @@ class Snapshot:
             else np.zeros(0, dtype=np.int64)
         )
         self.bm25 = BM25(texts)
+        self._prototypes()
 
     def __len__(self) -> int:
         return len(self.articles)
+
+    def _prototypes(self) -> None:
+        """Each article's prototype: the mean of its units' vectors, in a space whitened by
+        the spread of units within articles (shrunk towards a sphere), so directions along
+        which one article's own units already differ count less than those that tell
+        articles apart (linear discriminant analysis on the knowledge base itself)."""
+        dim = self.vectors.shape[1] if self.vectors.ndim == 2 else 0
+        self.whiten: Matrix | None = None
+        self.prototypes: Matrix = np.zeros((len(self.articles), dim), dtype=np.float32)
+        if not self.articles or dim == 0:
+            return
+        sums = np.add.reduceat(self.vectors, self.starts, axis=0, dtype=np.float64)
+        means = (sums / self.lengths[:, None]).astype(np.float32)
+        rows = np.arange(0, self.unit_count, max(1, self.unit_count // WHITEN_SAMPLE + 1))
+        scatter = np.zeros((dim, dim), dtype=np.float64)
+        for block in range(0, len(rows), 4096):  # a block at a time: no copy of every vector
+            chosen = rows[block : block + 4096]
+            residual = self.vectors[chosen] - means[self.unit_article[chosen]]
+            scatter += residual.T @ residual
+        scatter /= len(rows)
+        spread = float(np.trace(scatter)) / dim
+        prototypes = means.astype(np.float64)
+        if spread > 1e-9 and len(self.articles) > 1:
+            sigma = (1 - WHITEN_SHRINK) * scatter + WHITEN_SHRINK * spread * np.eye(dim)
+            values, basis = np.linalg.eigh(sigma)
+            values = np.maximum(values, 1e-6 * spread)
+            self.whiten = ((basis / np.sqrt(values)) @ basis.T).astype(np.float32)
+            prototypes = prototypes @ self.whiten
+        norms = np.maximum(np.linalg.norm(prototypes, axis=1, keepdims=True), 1e-9)
+        self.prototypes = (prototypes / norms).astype(np.float32)
+
+    def prototype_scores(self, vector: Vector) -> npt.NDArray[np.float32]:
+        """Cosine between the question and each article's prototype (same whitened space)."""
+        query = vector.astype(np.float32, copy=False)
+        if self.whiten is not None:
+            query = query @ self.whiten
+        norm = float(np.linalg.norm(query))
+        if norm < 1e-9:
+            return np.zeros(len(self.articles), dtype=np.float32)
+        result: npt.NDArray[np.float32] = self.prototypes @ (query / norm)
+        return result
 
     @property
     def unit_count(self) -> int:
@@ -187,8 +238,28 @@ class Snapshot:
         return result
 
     def dense_scores(self, vector: Vector) -> tuple[npt.NDArray[np.float32], npt.NDArray[Any]]:
-        """(per-article score from its two best units; per-unit similarities)."""
+        """(per-article score: its prototype mixed with its two best units; per-unit
+        similarities)."""
         units = self._unit_scores(vector)
+        units_best, _ = self.unit_dense_scores(vector, units)
+        return self._mixed(vector, units_best), units
+
+    def _mixed(
+        self, vector: Vector, units_best: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        if not self.articles or PROTOTYPE_WEIGHT == 0:
+            return units_best
+        prototype = self.prototype_scores(vector)
+        mixed = PROTOTYPE_WEIGHT * prototype + (1 - PROTOTYPE_WEIGHT) * units_best
+        return mixed.astype(np.float32)
+
+    def unit_dense_scores(
+        self, vector: Vector, units: npt.NDArray[Any] | None = None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[Any]]:
+        """(per-article score from its two best units; per-unit similarities, which a caller
+        that has them already may pass as `units`)."""
+        if units is None:
+            units = self._unit_scores(vector)
         if not self.articles:
             return np.zeros(0, dtype=np.float32), units
         best = np.maximum.reduceat(units, self.starts)
@@ -226,25 +297,40 @@ class Snapshot:
         """Translation groups ranked for a question, with decision features."""
         if not self.articles:
             return Ranking(hits=[])
-        dense, units = self.dense_scores(vector)
+        units = self._unit_scores(vector)
+        # closeness to each article's nearest units: absolute evidence, comparable across
+        # knowledge bases, for the decision; the ranking uses the prototypes
+        closeness, _ = self.unit_dense_scores(vector, units)
+        dense = self._mixed(vector, closeness)
         lexical = self.lexical_scores(text)
         other = self.languages != language
-        if gloss and gloss_vector is not None and other.any():
-            dense_gloss, _ = self.dense_scores(gloss_vector)
-            dense = np.where(other, (dense + dense_gloss) / 2, dense).astype(np.float32)
-            lexical = np.where(other, self.lexical_scores(gloss), lexical).astype(np.float32)
+        if other.any():
+            # the whitening is learned on the articles' own language: across languages the
+            # plain unit similarities (and the English gloss, where there is one) are surer
+            cross = closeness
+            if gloss and gloss_vector is not None:
+                cross_gloss, _ = self.unit_dense_scores(gloss_vector)
+                cross = ((cross + cross_gloss) / 2).astype(np.float32)
+                lexical = np.where(other, self.lexical_scores(gloss), lexical).astype(np.float32)
+            dense = np.where(other, cross, dense).astype(np.float32)
+            closeness = np.where(other, cross, closeness).astype(np.float32)
         fused = _fuse(dense, lexical, mode)
-        return self._groups(fused, dense, lexical, units, language, k)
+        evidence = _fuse(closeness, lexical, mode)
+        return self._groups(fused, closeness, lexical, evidence, units, language, k)
 
     def _groups(
         self,
         fused: npt.NDArray[np.float32],
         dense: npt.NDArray[np.float32],
         lexical: npt.NDArray[np.float32],
+        evidence: npt.NDArray[np.float32],
         units: npt.NDArray[Any],
         language: str,
         k: int,
     ) -> Ranking:
+        """Groups in the order of `fused`; the decision features come from `evidence` (the
+        same fusion over the units' closeness, which means the same in any knowledge base,
+        where the prototypes' whitened scores depend on the articles around them)."""
         order = np.argsort(-fused, kind="stable")
         seen: dict[str, int] = {}
         ranked: list[tuple[str, int]] = []
@@ -274,14 +360,15 @@ class Snapshot:
         top_best = ranked[0][1]
         others_dense = [float(dense[i]) for g, i in ranked[1:]]
         second_dense = max(others_dense) if others_dense else 0.0
-        second_fused = float(fused[ranked[1][1]]) if len(ranked) > 1 else 0.0
+        top_evidence = float(evidence[top_best])
+        second_evidence = float(evidence[ranked[1][1]]) if len(ranked) > 1 else 0.0
         top = hits[0]
         features = {
             "dense": top.dense,
             "dense_margin": top.dense - second_dense,
-            "margin": top.score - second_fused,
+            "margin": top_evidence - second_evidence,
             "lexical": top.lexical,
-            "score": top.score,
+            "score": top_evidence,
             "cross_lingual": 0.0 if top.language == language else 1.0,
         }
         return Ranking(

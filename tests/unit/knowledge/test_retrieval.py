@@ -69,15 +69,48 @@ def test_articles_are_grouped_with_their_units(snapshot: Snapshot) -> None:
     assert snapshot.groups["refund"] == [1, 2]
 
 
-def test_dense_score_blends_best_and_second_best_unit(snapshot: Snapshot) -> None:
-    dense, units = snapshot.dense_scores(axis(3))
+def test_unit_score_blends_best_and_second_best_unit(snapshot: Snapshot) -> None:
+    dense, units = snapshot.unit_dense_scores(axis(3))
     second = float(mix((3, 1), (4, 1))[3])
     w = retrieval.SECOND_WEIGHT
     assert dense[0] == pytest.approx((1 - w) * 1.0 + w * 1.0)  # two units at 1.0
     assert dense[1] == pytest.approx(0.0)
-    dense, _ = snapshot.dense_scores(mix((3, 1), (4, 1)))
+    dense, _ = snapshot.unit_dense_scores(mix((3, 1), (4, 1)))
     assert dense[0] == pytest.approx((1 - w) * 1.0 + w * second)
     assert units.shape == (8,)
+
+
+def test_dense_score_is_the_whitened_prototype(snapshot: Snapshot) -> None:
+    invoice = snapshot.article("invoice")
+    assert invoice is not None
+    mean = snapshot.vectors[invoice.start : invoice.end].mean(axis=0)
+    prototype = snapshot.prototype_scores(mean)
+    assert prototype[0] == pytest.approx(1.0)  # the article's own mean, in any space
+    assert int(np.argmax(prototype)) == 0
+    dense, _ = snapshot.dense_scores(mean)
+    unit_best, _ = snapshot.unit_dense_scores(mean)
+    w = retrieval.PROTOTYPE_WEIGHT
+    assert dense == pytest.approx(w * prototype + (1 - w) * unit_best, abs=1e-5)
+
+
+def test_prototypes_discount_what_varies_within_an_article() -> None:
+    records = [
+        unit("a#t", "a", "title", "a"),
+        unit("a#c1", "a", "chunk", "a"),
+        unit("b#t", "b", "title", "b"),
+        unit("b#c1", "b", "chunk", "b"),
+    ]
+    # a's units disagree along axis 2, b's along axis 3; they differ along axes 0 and 1
+    vectors = np.vstack(
+        [mix((0, 1), (2, 1)), mix((0, 1), (2, -1)), mix((1, 1), (3, 1)), mix((1, 1), (3, -1))]
+    )
+    snapshot = Snapshot(records, vectors)
+    assert snapshot.whiten is not None
+    # the question leans to b on the axes that separate them, but shares a's unit on axis 2
+    question = mix((0, 0.5), (1, 0.6), (2, 1.0))
+    unit_best, _ = snapshot.unit_dense_scores(question)
+    assert unit_best[0] > unit_best[1]
+    assert snapshot.prototype_scores(question)[1] > snapshot.prototype_scores(question)[0]
 
 
 def test_ranking_prefers_the_customers_language_within_a_group(snapshot: Snapshot) -> None:
@@ -98,7 +131,10 @@ def test_passage_is_the_closest_chunk_of_the_chosen_article(snapshot: Snapshot) 
     assert ranking.passage == "passage of invoice#c2"
 
 
-def test_lexical_evidence_breaks_dense_ties(snapshot: Snapshot) -> None:
+def test_lexical_evidence_breaks_dense_ties(
+    snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retrieval, "PROTOTYPE_WEIGHT", 0.0)  # unit scores: an exact tie
     tie = mix((0, 1), (3, 1))
     assert snapshot.rank("invoice pdf download", tie, language="en").top.slug == "invoice"  # type: ignore[union-attr]
     assert snapshot.rank("refund money", tie, language="en").top.slug == "refund"  # type: ignore[union-attr]
@@ -121,7 +157,11 @@ def test_features_describe_the_margin_to_the_runner_up(snapshot: Snapshot) -> No
     ranking = snapshot.rank("where is my refund", axis(0), language="en")
     f = ranking.features
     assert f["dense"] == pytest.approx(ranking.hits[0].dense)
-    assert f["margin"] == pytest.approx(ranking.hits[0].score - ranking.hits[1].score)
+    # margin and score: the fusion over the units' closeness (as meaningful in any knowledge
+    # base), not the prototypes' ranking score
+    runner_up = ranking.hits[1].dense + retrieval.LEXICAL_WEIGHT * ranking.hits[1].lexical
+    assert f["score"] == pytest.approx(f["dense"] + retrieval.LEXICAL_WEIGHT * f["lexical"])
+    assert f["margin"] == pytest.approx(f["score"] - runner_up)
     assert f["dense_margin"] > 0
     assert len(feature_vector(f)) == len(retrieval.FEATURES)
 
