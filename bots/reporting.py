@@ -22,7 +22,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -243,7 +242,7 @@ def _deflection_outcome(question: Any, now: datetime) -> ColumnElement[str]:
         Ticket.created_at >= q.at,
         Ticket.created_at <= q.horizon,
     )
-    other = aliased(AnswerLog)
+    other = AnswerLog.__table__.alias("other").c
     asked_again = exists().where(
         other.customer_ref == q.customer_ref,
         other.created_at > q.at,

@@ -45,7 +45,6 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -643,7 +642,7 @@ def _came_back(own: Any, extra_contacts: FromClause | None) -> ColumnElement[boo
     id as text, `resolved_at`, `horizon`: seven days after it), so each check is one index
     range with constant bounds."""
     o = own.c
-    later = aliased(Ticket)
+    later = Ticket.__table__.alias("later").c
     new_ticket = exists().where(
         later.customer_id == o.customer_id,
         later.created_at > o.resolved_at,
@@ -772,7 +771,8 @@ def _waits_select(facts: Table, hours: Table, dims: Sequence[str]) -> AnySelect:
     walking every message of every ticket instead): one index seek finds a ticket's later
     customer messages; then, for those messages only, one seek each finds the previous
     message and the next reply, and their times become seconds once (nested CTEs)."""
-    m = aliased(Message)
+    messages = Message.__table__.alias("m")
+    m = messages.c
     found = (
         select(
             facts.c.id.label("ticket_id"),
@@ -784,7 +784,7 @@ def _waits_select(facts: Table, hours: Table, dims: Sequence[str]) -> AnySelect:
         .select_from(facts)
         .join(Ticket, Ticket.id == facts.c.id)
         .outerjoin(
-            m,
+            messages,
             and_(
                 m.ticket_id == Ticket.id,
                 m.created_at > Ticket.first_response_at,
@@ -796,8 +796,8 @@ def _waits_select(facts: Table, hours: Table, dims: Sequence[str]) -> AnySelect:
         .prefix_with("MATERIALIZED")
     )
     f = found.c
-    earlier = aliased(Message)
-    later = aliased(Message)
+    earlier = Message.__table__.alias("earlier").c
+    later = Message.__table__.alias("later").c
     previous = (
         select(earlier.author_kind)
         .where(
