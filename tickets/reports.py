@@ -908,13 +908,32 @@ async def _distribution(
     """count, mean, p50 and p90 of a column per group, over its non-null values.
 
     Percentiles are nearest-rank: the value at position ceil(p * count) in ascending order.
-    An index on the temporary table (group key, value; only non-null values) is built once,
-    which is the one sort this needs; the counts and means then read it in order, and each
-    percentile is an `ORDER BY value LIMIT 1 OFFSET rank - 1` on it (all of them in one
-    statement). Window functions would sort the values again for every group."""
+    On SQLite an index on the temporary table (group key, value; only non-null values) is
+    built once, which is the one sort this needs; the counts and means then read it in
+    order, and each percentile is an `ORDER BY value LIMIT 1 OFFSET rank - 1` on it (all of
+    them in one statement); window functions would sort the values again for every group.
+    PostgreSQL has the nearest-rank percentile built in (`percentile_disc`)."""
     v = table.c[value]
     present = v.is_not(None)
     g = table.c[by] if by is not None else None
+    key = g if g is not None else _text(TOTAL)
+    if _is_postgres(session):
+        # PostgreSQL's percentile_disc is nearest-rank (the first value whose cumulative
+        # share reaches p), sorting each group once in memory.
+        statement = select(
+            key,
+            func.count(v),
+            func.avg(v),
+            func.percentile_disc(0.5).within_group(v),
+            func.percentile_disc(0.9).within_group(v),
+        ).where(present)
+        if g is not None:
+            statement = statement.group_by(g)
+        return {
+            str(k): DurationStats(int(n), _seconds(mean), _seconds(p50), _seconds(p90))
+            for k, n, mean, p50, p90 in (await session.execute(statement)).all()
+            if n
+        }
     index = Index(
         f"ix_{table.name}_{value}" + ("_g" if g is not None else ""),
         *([g] if g is not None else []),
@@ -924,7 +943,6 @@ async def _distribution(
     )
     connection = await session.connection()
     await connection.run_sync(index.create)
-    key = g if g is not None else _text(TOTAL)
     counts = select(key, func.count(v), func.avg(v)).where(present)
     if g is not None:
         counts = counts.group_by(g)
