@@ -1100,7 +1100,10 @@ async def _collect(
     by: Dimension | None,
     facts: Table,
     waits: Table,
+    volumes: Sequence[Sequence[Any]],
 ) -> dict[str, TicketKpis]:
+    """The figures of each `by` group: `volumes` are its rows of `_volume_statement`; the
+    distributions are read here."""
     groups: dict[str, TicketKpis] = {}
 
     def kpis(key: Any) -> TicketKpis:
@@ -1109,7 +1112,7 @@ async def _collect(
             groups[name] = TicketKpis(key=name)
         return groups[name]
 
-    for row in (await session.execute(_volume_statement(facts, waits, by))).all():
+    for row in volumes:
         (key, created, done, reopened, fcr, asked, ratings, score_sum, satisfied) = row[:9]
         if not created:
             continue
@@ -1258,8 +1261,16 @@ async def _facts_part(
                 fill=_waits_select(facts, hours, dims),
             )
         )
-        totals = await _collect(session, None, facts, waits)
-        grouped = await _collect(session, by, facts, waits) if by is not None else {}
+        volumes = list((await session.execute(_volume_statement(facts, waits, by))).all())
+        if by is None:
+            totals = await _collect(session, None, facts, waits, volumes)
+            grouped = {}
+        else:
+            # Every volume figure is a count or a sum: the total adds the groups up.
+            columns = zip(*(row[1:] for row in volumes), strict=True)
+            total = [[TOTAL, *(sum(int(v or 0) for v in c) for c in columns)]] if volumes else []
+            totals = await _collect(session, None, facts, waits, total)
+            grouped = await _collect(session, by, facts, waits, volumes)
         series = await _chart_series(session, window, facts) if charts else None
     return totals, grouped, series
 
