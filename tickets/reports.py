@@ -245,8 +245,15 @@ class ReportRules:
 
     def calendar_key(self) -> ColumnElement[str]:
         """SQL: the key of each ticket's calendar in the business-hours table: `@policy` for
-        a policy with its own calendar, else the department (`-` when it has none)."""
-        department = func.coalesce(Ticket.department, _text(MISSING))
+        a policy with its own calendar, else the department when helpdesk.yaml names it, else
+        `-` (the business calendar: no department, or one the configuration no longer has),
+        so the table needs only the configured keys."""
+        named = sorted(self.department_calendars)
+        department: ColumnElement[str] = (
+            case((Ticket.department.in_(named), Ticket.department), else_=_text(MISSING))
+            if named
+            else _text(MISSING)
+        )
         if not self.policy_calendars:
             return department
         whens = [
@@ -1157,12 +1164,6 @@ async def _bounds(session: AsyncSession, window: Window) -> tuple[datetime, date
     return first, max(x for x in (latest, window.until, utcnow()) if x is not None)
 
 
-async def _calendar_keys(session: AsyncSession, rules: ReportRules) -> list[str]:
-    """Every key `calendar_key()` can take: configured ones and departments tickets name."""
-    named = await session.scalars(select(Ticket.department).distinct())
-    return sorted({*rules.known_keys(), *(d for d in named if d is not None)})
-
-
 def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -1235,9 +1236,7 @@ async def _facts_part(
     dims = sorted({*([by] if by else []), *(("day", "channel", "department") if charts else ())})
     async with contextlib.AsyncExitStack() as stack:
         hours = await stack.enter_async_context(
-            business_hours_table(
-                session, rules, start, end + timedelta(days=2), await _calendar_keys(session, rules)
-            )
+            business_hours_table(session, rules, start, end + timedelta(days=2))
         )
         facts = await stack.enter_async_context(
             _temporary_table(
