@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots import metrics
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 INBOX_LEASE = timedelta(seconds=30)
 OUTBOX_LEASE = timedelta(seconds=120)
 MAX_INBOX_ATTEMPTS = 5
+RECORD_ATTEMPTS = 6  # marking a delivered row sent; each try waits out SQLite's busy timeout
 
 
 Reply = tuple[OutboundMessage, int | None]
@@ -268,26 +270,46 @@ class OutboxWorker:
             log.exception("outbox row %s: unexpected send error", row.id)
             await self._failed(row, message, SendError(type(exc).__name__))
             return False
-        await self.db.gate.give_way()
-        async with self.db.session() as session:
-            await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == row.id)
-                .values(
-                    state="sent",
-                    sent_at=utcnow(),
-                    platform_message_id=platform_id,
-                    attempts=row.attempts + 1,
-                    lease_owner=None,
-                    lease_until=None,
-                    error=None,
-                )
-            )
-            for hook in self.on_sent:
-                await hook(session, row, message, platform_id)
-            await session.commit()
+        await self._record_sent(row, message, platform_id)
         metrics.MESSAGES_OUT.labels(channel=row.channel).inc()
         return True
+
+    async def _record_sent(
+        self, row: OutboxRow, message: OutboundMessage, platform_id: str | None
+    ) -> None:
+        """Mark a delivered row sent, with its sent hooks, in one transaction. The platform
+        already has the message, so a busy or briefly unreachable database is waited out
+        here: a row left pending would be sent again once its lease ran out."""
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            await self.db.gate.give_way()
+            try:
+                async with self.db.session() as session:
+                    await session.execute(
+                        update(OutboxRow)
+                        .where(OutboxRow.id == row.id)
+                        .values(
+                            state="sent",
+                            sent_at=utcnow(),
+                            platform_message_id=platform_id,
+                            attempts=row.attempts + 1,
+                            lease_owner=None,
+                            lease_until=None,
+                            error=None,
+                        )
+                    )
+                    for hook in self.on_sent:
+                        await hook(session, row, message, platform_id)
+                    await session.commit()
+                return
+            except (OperationalError, InterfaceError) as exc:
+                if attempt == RECORD_ATTEMPTS:
+                    raise
+                log.warning(
+                    "outbox row %s: sent, but recording it failed (%s); retrying",
+                    row.id,
+                    type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
+                )
+                await asyncio.sleep(backoff(attempt, base=0.2, cap=5.0))
 
     async def _failed(self, row: OutboxRow, message: OutboundMessage, exc: SendError) -> None:
         attempts = row.attempts + 1

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.conversation import Conversation
@@ -197,3 +200,40 @@ async def test_a_poison_event_is_kept_as_failed_and_does_not_block_the_chat(
     assert bad is not None
     assert bad.attempts == 1  # unreadable: failed at once, not retried
     assert bad.error == "unreadable fake payload (KeyError)"
+
+
+async def test_a_delivered_message_is_recorded_when_the_database_is_busy_not_sent_again(
+    db: Database,
+) -> None:
+    """The platform has the message: a busy database when marking it sent must not leave the
+    row pending, or it is sent again when its lease runs out (a duplicate with no crash)."""
+    channel = FakeChannel()
+    async with db.session() as session:
+        enqueue(session, OutboundMessage(chat=ChatRef("fake", "a"), text="hello"))
+        await session.commit()
+    busy = {"left": 2}
+
+    def locked(
+        conn: object, cursor: object, statement: str, parameters: object, *args: object
+    ) -> None:
+        marking = statement.lstrip().upper().startswith("UPDATE OUTBOX") and "sent" in str(
+            parameters
+        )
+        if marking and busy["left"]:
+            busy["left"] -= 1
+            raise OperationalError(
+                statement, parameters, sqlite3.OperationalError("database is locked")
+            )
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", locked)
+    worker = OutboxWorker(db, {"fake": channel}, lease=timedelta(milliseconds=200))
+    try:
+        with contextlib.suppress(OperationalError):
+            await worker.run_once()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", locked)
+    await asyncio.sleep(0.3)  # a lease left behind would have run out
+    while await worker.run_once():
+        pass
+    assert [m.text for m in channel.sent] == ["hello"]
+    assert await count(db, OutboxRow.id, OutboxRow.state == "sent") == 1
