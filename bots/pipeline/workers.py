@@ -281,25 +281,27 @@ class OutboxWorker:
         already has the message, so a busy or briefly unreachable database is waited out
         here: a row left pending would be sent again once its lease ran out."""
         for attempt in range(1, RECORD_ATTEMPTS + 1):
-            await self.db.gate.give_way()
             try:
-                async with self.db.session() as session:
-                    await session.execute(
-                        update(OutboxRow)
-                        .where(OutboxRow.id == row.id)
-                        .values(
-                            state="sent",
-                            sent_at=utcnow(),
-                            platform_message_id=platform_id,
-                            attempts=row.attempts + 1,
-                            lease_owner=None,
-                            lease_until=None,
-                            error=None,
+                # Until this commits, a crash means sending the message again: on SQLite the
+                # workers' other writes stand aside for it, as they do for acknowledgements.
+                with self.db.gate.urgent():
+                    async with self.db.session() as session:
+                        await session.execute(
+                            update(OutboxRow)
+                            .where(OutboxRow.id == row.id)
+                            .values(
+                                state="sent",
+                                sent_at=utcnow(),
+                                platform_message_id=platform_id,
+                                attempts=row.attempts + 1,
+                                lease_owner=None,
+                                lease_until=None,
+                                error=None,
+                            )
                         )
-                    )
-                    for hook in self.on_sent:
-                        await hook(session, row, message, platform_id)
-                    await session.commit()
+                        for hook in self.on_sent:
+                            await hook(session, row, message, platform_id)
+                        await session.commit()
                 return
             except (OperationalError, InterfaceError) as exc:
                 if attempt == RECORD_ATTEMPTS:
