@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         None, validation_alias=_env("RELAYDESK_TELEGRAM_WEBHOOK_SECRET")
     )
     telegram_groups: bool = Field(False, validation_alias=_env("RELAYDESK_TELEGRAM_GROUPS"))
+    # Messages per second this process sends through the bot (Telegram allows 30 per bot):
+    # with N replicas sharing one bot, give each 30/N.
+    telegram_send_rate: float = Field(
+        30.0, gt=0, le=30.0, validation_alias=_env("RELAYDESK_TELEGRAM_SEND_RATE")
+    )
 
     # Language model (drafting)
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))

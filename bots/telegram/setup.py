@@ -11,6 +11,7 @@ from starlette.routing import Route
 from bots.app import Lifecycle, Services
 from bots.errors import ConfigError
 from bots.messages import OutboundMessage
+from bots.pipeline.channel import Pacing
 from bots.pipeline.models import OutboxRow
 from bots.settings import Settings
 from bots.telegram.channel import TelegramChannel, make_bot
@@ -97,6 +98,7 @@ def setup(services: Services) -> None:
     channel = TelegramChannel(
         make_bot(token, settings.telegram_api_url), groups=settings.telegram_groups
     )
+    channel.pacing = Pacing(per_chat_interval=1.0, per_second=settings.telegram_send_rate)
     lifecycle: Lifecycle
     routes: list[Route] = []
     if settings.telegram_webhook_url:

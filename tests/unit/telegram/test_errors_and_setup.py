@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -76,6 +77,19 @@ def test_polling_mode_adds_the_channel_without_a_route(tmp_path: Path) -> None:
     assert isinstance(services.channels["telegram"], TelegramChannel)
     assert services.routes == []
     assert [type(x) for x in services.lifecycles] == [Poller]
+
+
+def test_the_send_rate_is_a_setting_for_replicas_sharing_a_bot(tmp_path: Path) -> None:
+    services = build(settings(tmp_path, RELAYDESK_TELEGRAM_SEND_RATE="15"), knowledge=False)
+    setup(services)
+    pacing = services.channels["telegram"].pacing
+    assert (pacing.per_second, pacing.per_chat_interval) == (15.0, 1.0)
+    default = build(settings(tmp_path), knowledge=False)
+    setup(default)
+    assert default.channels["telegram"].pacing.per_second == 30.0
+    for wrong in ("0", "31", "fast"):
+        with pytest.raises(ValidationError, match="RELAYDESK_TELEGRAM_SEND_RATE"):
+            settings(tmp_path, RELAYDESK_TELEGRAM_SEND_RATE=wrong)
 
 
 def test_webhook_mode_adds_the_route(tmp_path: Path) -> None:
