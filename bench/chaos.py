@@ -29,6 +29,8 @@ about itself is trusted):
 
     .venv/bin/python bench/chaos.py [--chats 100] [--messages 10] [--kills 5] [--seed 7]
         [--departments 10] [--rate 4] [--database-url postgresql+asyncpg://USER@HOST/DB]
+
+`RELAYDESK_OUTBOX_CONCURRENCY` in the environment reaches `serve` (sends in flight at once).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ from tests.fakes.telegram_api import TOKEN, FakeTelegramApi  # noqa: E402
 SECRET = "chaos-secret_0123456789"
 SLACK_TOKEN = "xoxb-chaos-token"
 SLACK_SECRET = "chaos-signing-secret"
+PASSED_THROUGH = ("RELAYDESK_OUTBOX_CONCURRENCY",)
 CLI = [sys.executable, "-m", "bots.cli"]
 HOOK = "/telegram/webhook"
 NUMBER = re.compile(r"#(\d+)")
@@ -187,6 +190,9 @@ class Server:
         config = data.parent / "helpdesk.yaml"
         config.write_text(helpdesk_yaml(departments), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RELAYDESK_", "SLACK_"))}
+        for passed in PASSED_THROUGH:  # what a run may tune on the command line's environment
+            if passed in os.environ:
+                env[passed] = os.environ[passed]
         env.update(
             RELAYDESK_DATA_DIR=str(data),
             RELAYDESK_DATABASE_URL=database_url,

@@ -116,6 +116,7 @@ class Services:
             self.channels,
             poll=poll,
             max_attempts=self.settings.max_send_attempts,
+            concurrency=self.settings.outbox_concurrency,
             wakeup=self.outbox_wakeup,
             on_sent=self.sent_hooks,
             on_failed=self.failed_hooks,

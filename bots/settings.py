@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     # Pipeline
     worker_poll_s: float = Field(0.2, gt=0, validation_alias=_env("RELAYDESK_WORKER_POLL"))
     max_send_attempts: int = Field(8, ge=1, validation_alias=_env("RELAYDESK_MAX_SEND_ATTEMPTS"))
+    # Messages the outbox sends at once (to different chats). A crash can repeat the ones in
+    # flight, as no platform lets a send be made idempotent: 1 means at most one per crash.
+    outbox_concurrency: int = Field(
+        16, ge=1, le=64, validation_alias=_env("RELAYDESK_OUTBOX_CONCURRENCY")
+    )
     retention_days: int | None = Field(
         None, ge=1, validation_alias=_env("RELAYDESK_RETENTION_DAYS")
     )
