@@ -66,6 +66,7 @@ from bots.conversation import SUPPORTED_LANGUAGES  # noqa: E402
 from bots.texts import say  # noqa: E402
 from tests.fakes.slack_api import FakeSlackApi  # noqa: E402
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi  # noqa: E402
+from tests.pg_admin import admin  # noqa: E402
 
 SECRET = "chaos-secret_0123456789"
 SLACK_TOKEN = "xoxb-chaos-token"
@@ -502,23 +503,6 @@ async def wait_done(
 # ---------------------------------------------------------------------- databases
 
 
-async def _admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    parsed = make_url(url)
-    conn = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        database=parsed.database or "postgres",
-    )
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 # ---------------------------------------------------------------------- the run
 
 
@@ -531,7 +515,7 @@ async def run(args: argparse.Namespace) -> Outcome:
         slack = FakeSlackApi(pace_per_channel=1.0).start()
         data = Path(tmp) / "data"
         if scratch is not None:
-            await _admin(args.database_url, f'CREATE DATABASE "{scratch}"')
+            await admin(args.database_url, f'CREATE DATABASE "{scratch}"')
             url = make_url(args.database_url).set(database=scratch)
             database_url = url.render_as_string(hide_password=False)
         else:
@@ -565,7 +549,7 @@ async def run(args: argparse.Namespace) -> Outcome:
                 server.stop()
             slack.stop()
             if scratch is not None:
-                await _admin(args.database_url, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+                await admin(args.database_url, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
     duplicates = found["telegram_duplicates"] + on_slack["slack_duplicates"]
     return Outcome(
         chats=args.chats,

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi  # noqa: E402
+from tests.pg_admin import admin  # noqa: E402
 
 SECRET = "replica-secret_0123456789"
 CLI = [sys.executable, "-m", "bots.cli"]
@@ -45,24 +46,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def admin(base: str, statement: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base)
-    conn = await asyncpg.connect(
-        host=url.host or "127.0.0.1",
-        port=url.port or 5432,
-        user=url.username or "postgres",
-        password=url.password,
-        database=url.database or "postgres",
-    )
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 async def counts(url: str) -> tuple[int, int, int]:

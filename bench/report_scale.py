@@ -45,6 +45,7 @@ from bots.reporting import build_report  # noqa: E402
 from bots.schema import upgrade  # noqa: E402
 from drafting.models import Draft  # noqa: E402
 from knowledge.models import AnswerLog, Article, Feedback  # noqa: E402
+from tests.pg_admin import admin  # noqa: E402
 from tickets.config import parse_config  # noqa: E402
 from tickets.models import (  # noqa: E402
     CsatRating,
@@ -361,25 +362,8 @@ async def time_reports(db: Database, repeat: int, only: list[str]) -> dict[str, 
     return out
 
 
-async def _admin(url: str, statement: str) -> Any:
-    import asyncpg
-
-    parsed = make_url(url)
-    connection = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        database=parsed.database or "postgres",
-    )
-    try:
-        return await connection.fetch(statement)
-    finally:
-        await connection.close()
-
-
 async def _exists(url: str, database: str) -> bool:
-    found = await _admin(url, f"SELECT 1 FROM pg_database WHERE datname = '{database}'")
+    found = await admin(url, f"SELECT 1 FROM pg_database WHERE datname = '{database}'")
     return bool(found)
 
 
@@ -447,14 +431,14 @@ async def main() -> None:
     if base and not args.no_postgres:
         scratch = KEPT_DATABASE if args.keep else f"relaydesk_bench_{uuid.uuid4().hex[:10]}"
         if not args.keep or not await _exists(base, scratch):
-            await _admin(base, f'CREATE DATABASE "{scratch}"')
+            await admin(base, f'CREATE DATABASE "{scratch}"')
         try:
             url = make_url(base).set(database=scratch).render_as_string(hide_password=False)
             results.append(await run_backend("postgresql", url, rows, args.repeat, args.only))
             print(json.dumps(results[-1]), flush=True)
         finally:
             if not args.keep:
-                await _admin(base, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+                await admin(base, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
     else:
         print(f"PostgreSQL skipped: {PG_ENV} is not set" if not base else "PostgreSQL skipped")
     load = os.getloadavg()[0]

@@ -43,6 +43,7 @@ from bots.pipeline.models import InboxRow  # noqa: E402
 from tests.fakes.slack_api import FakeSlackApi  # noqa: E402
 from tests.fakes.slack_payloads import dm_message  # noqa: E402
 from tests.fakes.slack_signing import event_body, signed_headers  # noqa: E402
+from tests.pg_admin import admin  # noqa: E402
 
 CLI = [sys.executable, "-m", "bots.cli"]
 SECRET = "bench-signing-secret"
@@ -71,23 +72,6 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[index]
-
-
-async def admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    parsed = make_url(url)
-    conn = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        database=parsed.database or "postgres",
-    )
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 def wait_healthy(port: int, deadline: float) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from bots.db import Database
 from bots.schema import upgrade
 from bots.settings import Settings
+from tests.pg_admin import admin
 
 PG_ENV = "RELAYDESK_TEST_DATABASE_URL"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -35,29 +36,12 @@ def requires_shared(path: Path) -> pytest.MarkDecorator:
     )
 
 
-async def _admin_execute(url: str, statement: str) -> None:
-    import asyncpg
-
-    parsed = make_url(url)
-    conn = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        database=parsed.database or "postgres",
-    )
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 async def make_postgres_database() -> tuple[str, str]:
     """A fresh, empty database on the test server; returns (url, name)."""
     base = postgres_url()
     assert base is not None
     name = f"relaydesk_t_{uuid.uuid4().hex[:12]}"
-    await _admin_execute(base, f'CREATE DATABASE "{name}"')
+    await admin(base, f'CREATE DATABASE "{name}"')
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     return url, name
 
@@ -65,7 +49,7 @@ async def make_postgres_database() -> tuple[str, str]:
 async def drop_postgres_database(name: str) -> None:
     base = postgres_url()
     assert base is not None
-    await _admin_execute(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
