@@ -12,7 +12,6 @@ thread and ask for a draft.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import tempfile
@@ -27,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bots import drafts
 from bots.app import Services
 from bots.conversation import Handoff
-from bots.messages import Button, ChatRef, InboundMessage, OutboundMessage
+from bots.messages import Button, ChatRef, InboundMessage, OutboundMessage, image_meta
 from bots.pipeline.models import InboxRow
 from bots.pipeline.workers import Reply
 from bots.slack import blocks
@@ -681,7 +680,7 @@ class Desk:
 
     async def _report(self, session: AsyncSession, message: InboundMessage) -> list[Reply]:
         """The KPI summary and its chart, posted where the command was typed."""
-        from bots.reporting import IMAGE_META_KEY, slack_summary
+        from bots.reporting import slack_summary
         from tickets.reports import ReportError, ReportRules
 
         period = message.command_args.strip()
@@ -697,10 +696,7 @@ class Desk:
         meta: dict[str, Any] = {
             "system": True,
             "response_url": message.meta.get("response_url"),
-            IMAGE_META_KEY: base64.b64encode(png).decode("ascii"),
-            "image_title": "relaydesk report",
-            "image_filename": "relaydesk-report.png",
-            "requested_by": message.user_id,
+            **image_meta(png, title="relaydesk report", filename="relaydesk-report.png"),
         }
         report = OutboundMessage(chat=message.chat, text=text, kind="notice", meta=meta)
         return [(report, None)]

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+IMAGE_META_KEY = "image_png_b64"
+"""`OutboundMessage.meta` key of a PNG image (base64) that goes with a notice: a report's chart."""
+
+
+def image_meta(png: bytes, *, title: str, filename: str) -> dict[str, str]:
+    """The `meta` entries that attach a PNG image to a notice; adapters that can upload it do
+    (Slack: `files.uploadV2` with the text as its comment)."""
+    return {
+        IMAGE_META_KEY: base64.b64encode(png).decode("ascii"),
+        "image_title": title,
+        "image_filename": filename,
+    }
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ the optional weekly digest.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import re
@@ -27,6 +26,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 import bots.report_indexes  # noqa: F401 - the answer-log index these statements rely on
+from bots.messages import IMAGE_META_KEY
 from drafting.models import Draft
 from knowledge.models import AnswerLog, Article, Feedback
 from tickets.models import Counter, Message, Ticket, utcnow
@@ -53,7 +53,6 @@ REPLY_DRAFT_KINDS = ("reply", "tone", "translation")
 DRAFT_OUTCOMES = ("sent_as_is", "edited", "regenerated", "discarded")
 DEFAULT_SINCE = "30d"
 SLACK_DEFAULT_PERIOD = "7d"
-IMAGE_META_KEY = "image_png_b64"  # OutboundMessage.meta key carrying a PNG chart (base64)
 
 
 # -- periods ---------------------------------------------------------------------------------
@@ -804,7 +803,7 @@ async def send_digest(
 
     The notice carries the chart in `meta["image_png_b64"]`; the caller commits.
     """
-    from bots.messages import ChatRef, OutboundMessage
+    from bots.messages import ChatRef, OutboundMessage, image_meta
     from bots.pipeline.store import enqueue
     from bots.report_charts import render_png
 
@@ -819,11 +818,11 @@ async def send_digest(
         chat=ChatRef("slack", channel),
         text=summary_text(report),
         kind="notice",
-        meta={
-            IMAGE_META_KEY: base64.b64encode(png).decode("ascii"),
-            "image_title": f"relaydesk report {window.since:%Y-%m-%d} - {window.until:%Y-%m-%d}",
-            "image_filename": f"relaydesk-report-{window.until:%Y-%m-%d}.png",
-        },
+        meta=image_meta(
+            png,
+            title=f"relaydesk report {window.since:%Y-%m-%d} - {window.until:%Y-%m-%d}",
+            filename=f"relaydesk-report-{window.until:%Y-%m-%d}.png",
+        ),
     )
     enqueue(session, message)
     return True

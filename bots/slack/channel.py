@@ -25,11 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.db import Database
-from bots.messages import ChatRef, InboundMessage, OutboundMessage
+from bots.messages import IMAGE_META_KEY, ChatRef, InboundMessage, OutboundMessage
 from bots.pipeline.channel import Pacing, PermanentSendError, SendError, TransientSendError
 from bots.pipeline.models import OutboxRow
 from bots.pipeline.store import enqueue
-from bots.reporting import IMAGE_META_KEY
 from bots.slack import blocks
 from bots.slack.cards import card_update
 from bots.slack.models import remember_card, thread_for_ticket
