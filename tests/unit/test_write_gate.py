@@ -22,30 +22,30 @@ def hold_urgent(gate: WriteGate, seconds: float, started: threading.Event) -> th
     return thread
 
 
-def test_a_background_writer_waits_for_an_urgent_write_on_another_thread() -> None:
-    gate = WriteGate(enabled=True)
+def give_way_during(gate: WriteGate, hold: float) -> tuple[float, bool]:
+    """How long `give_way()` waited while another thread held an urgent write for `hold`
+    seconds, and whether that write was still going when it returned."""
     started = threading.Event()
-    thread = hold_urgent(gate, 0.1, started)
+    thread = hold_urgent(gate, hold, started)
     started.wait(5)
     began = time.monotonic()
     asyncio.run(gate.give_way())
     waited = time.monotonic() - began
     still_urgent = thread.is_alive()
     thread.join()
+    return waited, still_urgent
+
+
+def test_a_background_writer_waits_for_an_urgent_write_on_another_thread() -> None:
+    waited, still_urgent = give_way_during(WriteGate(enabled=True), 0.1)
     assert waited >= 0.05
     assert not still_urgent or waited >= db_module.URGENT_WAIT_LIMIT_S
 
 
 def test_it_never_waits_longer_than_the_limit() -> None:
-    gate = WriteGate(enabled=True)
-    started = threading.Event()
-    thread = hold_urgent(gate, 1.0, started)
-    started.wait(5)
-    began = time.monotonic()
-    asyncio.run(gate.give_way())
-    waited = time.monotonic() - began
-    thread.join()
+    waited, still_urgent = give_way_during(WriteGate(enabled=True), 1.0)
     assert db_module.URGENT_WAIT_LIMIT_S <= waited < 0.9  # gave up before the write ended
+    assert still_urgent
 
 
 def test_nothing_waits_without_urgent_writes_or_on_postgresql() -> None:
@@ -53,14 +53,8 @@ def test_nothing_waits_without_urgent_writes_or_on_postgresql() -> None:
     began = time.monotonic()
     asyncio.run(idle.give_way())
     assert time.monotonic() - began < 0.2
-    off = WriteGate(enabled=False)
-    started = threading.Event()
-    thread = hold_urgent(off, 0.8, started)
-    started.wait(5)
-    began = time.monotonic()
-    asyncio.run(off.give_way())
-    assert time.monotonic() - began < db_module.URGENT_WAIT_LIMIT_S
-    thread.join()
+    waited, _ = give_way_during(WriteGate(enabled=False), 0.8)
+    assert waited < db_module.URGENT_WAIT_LIMIT_S
 
 
 def test_engines_on_one_sqlite_file_share_a_gate(tmp_path: Path) -> None:
