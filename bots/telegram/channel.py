@@ -86,10 +86,19 @@ class TelegramChannel:
     """
 
     name = CHANNEL
-    pacing = Pacing(per_chat_interval=1.0, per_second=30)
 
-    def __init__(self, bot: Bot, *, groups: bool = False, chunk_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        groups: bool = False,
+        chunk_interval: float = 1.0,
+        send_rate: float = 30.0,
+    ) -> None:
+        """`send_rate`: messages per second through this bot from this process (Telegram
+        allows about 30 per bot in all, and one per second per chat)."""
         self.bot = bot
+        self.pacing = Pacing(per_chat_interval=1.0, per_second=send_rate)
         self.groups = groups
         self.chunk_interval = chunk_interval
         self.identity: BotIdentity | None = None

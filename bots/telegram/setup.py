@@ -11,7 +11,6 @@ from starlette.routing import Route
 from bots.app import Lifecycle, Services
 from bots.errors import ConfigError
 from bots.messages import OutboundMessage
-from bots.pipeline.channel import Pacing
 from bots.pipeline.models import OutboxRow
 from bots.settings import Settings
 from bots.telegram.channel import TelegramChannel, make_bot
@@ -96,9 +95,10 @@ def setup(services: Services) -> None:
         raise ConfigError("TELEGRAM_BOT_TOKEN: not a bot token (no spaces or slashes)")
     _quiet_libraries(token)
     channel = TelegramChannel(
-        make_bot(token, settings.telegram_api_url), groups=settings.telegram_groups
+        make_bot(token, settings.telegram_api_url),
+        groups=settings.telegram_groups,
+        send_rate=settings.telegram_send_rate,
     )
-    channel.pacing = Pacing(per_chat_interval=1.0, per_second=settings.telegram_send_rate)
     lifecycle: Lifecycle
     routes: list[Route] = []
     if settings.telegram_webhook_url:
