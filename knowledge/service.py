@@ -28,6 +28,7 @@ from knowledge.articles import ArticleData
 from knowledge.calibration import Calibration, Sample
 from knowledge.chunking import units as article_units
 from knowledge.embeddings import Embedder
+from knowledge.entities import neutral
 from knowledge.errors import CalibrationError, KnowledgeError
 from knowledge.evaluation import LabelledQuestion, Metrics, Prediction, summarise
 from knowledge.gaps import Cluster, central, cluster
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 EMBED_BATCH = 256
+# How units are made from articles (2: names, numbers and amounts masked before embedding).
+UNITS_FORMAT = 2
 MAX_QUESTION_CHARS = 2000
 
 
@@ -159,6 +162,12 @@ def _handoff(language: str, reason: str) -> Decision:
     )
 
 
+def _indexed_hash(article: ArticleData) -> str:
+    """What the index records of an article's version: its content and how its units were
+    made, so a release that makes them differently re-embeds every article on the next sync."""
+    return f"{article.content_hash()}:{UNITS_FORMAT}"
+
+
 class KnowledgeService:
     """Answers from the published knowledge base, and curates it."""
 
@@ -220,6 +229,17 @@ class KnowledgeService:
                 )
             ]
             snapshot = Snapshot(records, stored.vectors, ann=self.index.query)
+            stale = {
+                str(meta.get("slug"))
+                for meta in stored.metadatas
+                if not str(meta.get("hash", "")).endswith(f":{UNITS_FORMAT}")
+            }
+            if stale:
+                log.warning(
+                    "%d indexed article(s) were embedded by an earlier release; answers improve "
+                    "after relaydesk kb reindex",
+                    len(stale),
+                )
             return snapshot, self.index.calibration()
 
         snapshot, stored_calibration = await asyncio.to_thread(load)
@@ -290,9 +310,10 @@ class KnowledgeService:
         text = text.strip()[:MAX_QUESTION_CHARS]
         lang = language or detect(text)
         snapshot = await self._current()
-        gloss_text = self._gloss(text, lang)
-        vectors = await self._embed([text, gloss_text] if gloss_text else [text])
-        return self._rank(snapshot, text, lang, vectors, gloss_text, mode=mode, k=k), lang
+        matched = neutral(text, lang)
+        gloss_text = self._gloss(matched, lang)
+        vectors = await self._embed([matched, gloss_text] if gloss_text else [matched])
+        return self._rank(snapshot, matched, lang, vectors, gloss_text, mode=mode, k=k), lang
 
     def _decide(
         self,
@@ -584,7 +605,7 @@ class KnowledgeService:
         for slug, content_hash in indexed.items():
             if slug not in wanted:
                 report.removed.append(slug)
-            elif wanted[slug].content_hash() != content_hash:
+            elif _indexed_hash(wanted[slug]) != content_hash:
                 report.updated.append(slug)
         for slug in wanted:
             if slug not in indexed:
@@ -596,7 +617,7 @@ class KnowledgeService:
         for article in todo:
             for unit in article_units(article):
                 ids.append(unit.id)
-                documents.append(unit.text)
+                documents.append(neutral(unit.text, article.language))
                 meta: dict[str, Any] = {
                     "slug": article.slug,
                     "kind": unit.kind,
@@ -604,7 +625,7 @@ class KnowledgeService:
                     "group": article.group,
                     "title": article.title,
                     "department": article.department or "",
-                    "hash": article.content_hash(),
+                    "hash": _indexed_hash(article),
                     "position": unit.position,
                 }
                 if unit.kind == "chunk":
@@ -685,22 +706,19 @@ class KnowledgeService:
     ) -> tuple[Snapshot, list[tuple[Ranking, str]]]:
         snapshot = await self._current()
         languages = [row.language or detect(row.question) for row in rows]
-        glosses = [
-            self._gloss(row.question, lang) for row, lang in zip(rows, languages, strict=True)
-        ]
-        texts = [row.question for row in rows] + [g for g in glosses if g]
+        matched = [neutral(row.question, lang) for row, lang in zip(rows, languages, strict=True)]
+        glosses = [self._gloss(text, lang) for text, lang in zip(matched, languages, strict=True)]
+        texts = [*matched, *(g for g in glosses if g)]
         vectors = await self._embed_batches(texts, progress)
         out: list[tuple[Ranking, str]] = []
         gloss_row = len(rows)
-        for i, (row, lang, gloss_text) in enumerate(zip(rows, languages, glosses, strict=True)):
+        for i, (text, lang, gloss_text) in enumerate(zip(matched, languages, glosses, strict=True)):
             if gloss_text:
                 pair = np.vstack([vectors[i], vectors[gloss_row]])
                 gloss_row += 1
             else:
                 pair = vectors[i : i + 1]
-            out.append(
-                (self._rank(snapshot, row.question, lang, pair, gloss_text, mode=mode, k=10), lang)
-            )
+            out.append((self._rank(snapshot, text, lang, pair, gloss_text, mode=mode, k=10), lang))
         return snapshot, out
 
     @staticmethod
@@ -817,7 +835,9 @@ class KnowledgeService:
         items += [(q, lang or "", "unhelpful") for q, lang in unhelpful_rows if q and q.strip()]
         if not items:
             return []
-        vectors = await self._embed_batches([q for q, _, _ in items], None)
+        vectors = await self._embed_batches(
+            [neutral(q, lang or "en") for q, lang, _ in items], None
+        )
         try:
             snapshot: Snapshot | None = await self._current()
         except KnowledgeError:

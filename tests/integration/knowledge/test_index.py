@@ -97,3 +97,67 @@ async def test_changes_by_another_service_are_picked_up(
     assert status["indexed_articles"] == 4 and status["articles"] == {"published": 4}
     await admin.close()
     await server.close()
+
+
+class RecordingEmbedder(HashEmbedder):
+    """The hash embedder, remembering every text it was asked to embed."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+async def test_names_and_numbers_are_masked_on_both_sides(
+    sqlite_db: Database, tmp_path: Path, articles: Path
+) -> None:
+    (articles / "invoice.md").write_text(
+        "---\nslug: find-invoice\ntitle: Finding an invoice\nstatus: published\n"
+        "questions:\n  - where is the invoice from Mr. Jones\n  - 'see bill #00108'\n---\n"
+        "Open Invoices and search for invoice 370795561790.\n",
+        encoding="utf-8",
+    )
+    embedder = RecordingEmbedder()
+    kb = KnowledgeService(sqlite_db.sessions, tmp_path / "data", embedder)
+    await kb.import_path(articles)
+    assert "where is the invoice from" in embedder.texts
+    assert "see bill number" in embedder.texts
+    assert not [t for t in embedder.texts if "Jones" in t or "370795561790" in t]
+    embedder.texts.clear()
+    await kb.rank("I need the invoice from Ms. Hawkings, #85632", "en")
+    assert embedder.texts == ["I need the invoice from , number"]
+    # the article and the passage a customer gets are the author's words
+    assert "370795561790" in (await kb.article("find-invoice")).body
+    assert "370795561790" in (await kb.passages("invoice", "en", k=1))[0].text
+    await kb.close()
+
+
+async def test_an_index_from_an_earlier_release_is_reported_and_re_embedded_on_sync(
+    sqlite_db: Database,
+    tmp_path: Path,
+    articles: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    data = tmp_path / "data"
+    monkeypatch.setattr("knowledge.service.UNITS_FORMAT", 1)
+    old = KnowledgeService(sqlite_db.sessions, data, HashEmbedder())
+    await old.import_path(articles)
+    await old.close()
+    monkeypatch.setattr("knowledge.service.UNITS_FORMAT", 2)
+
+    new = KnowledgeService(sqlite_db.sessions, data, HashEmbedder())
+    with caplog.at_level("WARNING", logger="knowledge.service"):
+        await new.start()
+    assert "3 indexed article(s) were embedded by an earlier release" in caplog.text
+    report = await new.import_path(articles)  # the same files: no new versions...
+    assert report.added == [] and report.changed == []
+    # ...but every article is embedded again, the way this release makes units
+    assert sorted(report.index.updated) == ["delivery-time", "reset-hasla", "reset-password"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="knowledge.service"):
+        await new.start()
+    assert "earlier release" not in caplog.text
+    await new.close()
