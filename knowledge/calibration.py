@@ -4,9 +4,14 @@ A small logistic model turns the retrieval features of a question's best match (
 margins to the runner-up, lexical score, cross-lingual or not) into the probability that the
 match is right; it is fitted on labelled questions, including out-of-scope ones (expected
 empty), which count as wrong whatever they match. For each language the threshold is the
-lowest confidence at which the answered questions reach the target precision (and at least
-MIN_ANSWERED are answered, so that a lucky handful does not set it), judged on out-of-fold
-confidences: each question scored by a model fitted without it, as unseen questions will be.
+lowest confidence at which the answered questions reach the target precision, judged on
+out-of-fold confidences (each question scored by a model fitted without it, as unseen questions
+will be) and by the lower bound of the precision's confidence interval (Wilson, one standard
+error), not the measured share: a threshold chosen exactly where the calibration questions
+reach the target misses it on new questions about half the time. A language whose questions
+are too few to show the target at any threshold gets 1.0 (it is always handed off) and its
+report says so (`shown` 0); a language absent from the calibration questions uses the pooled
+model and threshold (`*`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ MIN_CLASS_SAMPLES = 8
 FALLBACK = "*"
 MIN_ANSWERED = 5
 FOLDS = 5
+WILSON_Z = 0.5  # standard errors between the measured precision and the one relied on
 
 
 @dataclass(frozen=True)
@@ -98,11 +104,21 @@ def fit_logistic(
     )
 
 
+def wilson_lower(right: int, total: int, z: float = WILSON_Z) -> float:
+    """Lower end of the Wilson score interval of a proportion `right / total`."""
+    if total <= 0:
+        return 0.0
+    p = right / total
+    spread = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+    return (p + z * z / (2 * total) - spread) / (1 + z * z / total)
+
+
 def choose_threshold(
     confidences: Sequence[float], correct: Sequence[bool], target: float
 ) -> tuple[float, float, float]:
-    """The lowest threshold whose answered set reaches `target` precision with at least
-    MIN_ANSWERED answers; returns (threshold, precision, coverage). 1.0 if none does."""
+    """The lowest threshold whose answered set (at least MIN_ANSWERED) reaches `target`
+    precision at the lower end of its Wilson interval; returns (threshold, measured
+    precision, share answered). 1.0 if none does."""
     pairs = sorted(zip(confidences, correct, strict=True), key=lambda p: -p[0])
     best = (1.0, 1.0, 0.0)
     right = 0
@@ -111,7 +127,7 @@ def choose_threshold(
         is_last_of_tie = answered == len(pairs) or pairs[answered][0] < confidence
         if not is_last_of_tie:
             continue
-        if answered >= MIN_ANSWERED and right / answered >= target:
+        if answered >= MIN_ANSWERED and wilson_lower(right, answered) >= target:
             best = (float(confidence), right / answered, answered / len(pairs))
     return best
 
@@ -210,36 +226,45 @@ def fit(
         right = sum(1 for s in mine if s.correct)
         if len(mine) >= MIN_LANGUAGE_SAMPLES and min(right, len(mine) - right) >= MIN_CLASS_SAMPLES:
             models[language] = fit_logistic(*_arrays(mine))
-    calibration = Calibration(models=models, thresholds={}, target=target, source=source)
     thresholds: dict[str, float] = {}
     report: dict[str, dict[str, float]] = {}
     pooled = _out_of_fold(samples, models[FALLBACK])
     for language in [*languages, FALLBACK]:
         chosen = [i for i, s in enumerate(samples) if language in (FALLBACK, s.language)]
         mine = [samples[i] for i in chosen]
+        correct = [s.correct for s in mine]
         if language in models and language != FALLBACK:
             confidences = _out_of_fold(mine, models[language])
         else:
             confidences = [pooled[i] for i in chosen]
-        threshold, precision, coverage = choose_threshold(
-            confidences, [s.correct for s in mine], target
-        )
+        threshold, _, answered = choose_threshold(confidences, correct, target)
         thresholds[language] = threshold
-        in_scope = [c for c, s in zip(confidences, mine, strict=True) if s.in_scope]
-        out_scope = [c for c, s in zip(confidences, mine, strict=True) if not s.in_scope]
-        report[language] = {
-            "questions": float(len(mine)),
-            "threshold": round(threshold, 4),
-            "precision": round(precision, 4),
-            "coverage": round(sum(c >= threshold for c in in_scope) / max(len(in_scope), 1), 4),
-            "out_of_scope_answered": round(
-                sum(c >= threshold for c in out_scope) / max(len(out_scope), 1), 4
-            ),
-            "answered": round(coverage, 4),
-        }
-    calibration.thresholds = thresholds
-    calibration.report = report
-    return calibration
+        report[language] = _report(confidences, mine, threshold, shown=answered > 0)
+    return Calibration(
+        models=models, thresholds=thresholds, target=target, report=report, source=source
+    )
+
+
+def _report(
+    confidences: Sequence[float], samples: Sequence[Sample], threshold: float, *, shown: bool
+) -> dict[str, float]:
+    """How a threshold does on the calibration questions themselves (out-of-fold)."""
+    answered = [s for c, s in zip(confidences, samples, strict=True) if c >= threshold]
+    in_scope = [s for s in samples if s.in_scope]
+    out_scope = [s for s in samples if not s.in_scope]
+    return {
+        "questions": float(len(samples)),
+        "threshold": round(threshold, 4),
+        "precision": round(sum(s.correct for s in answered) / len(answered), 4)
+        if answered
+        else 1.0,
+        "coverage": round(sum(1 for s in answered if s.in_scope) / max(len(in_scope), 1), 4),
+        "out_of_scope_answered": round(
+            sum(1 for s in answered if not s.in_scope) / max(len(out_scope), 1), 4
+        ),
+        "answered": round(len(answered) / max(len(samples), 1), 4),
+        "shown": 1.0 if shown else 0.0,
+    }
 
 
 def default() -> Calibration:

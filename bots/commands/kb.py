@@ -361,6 +361,15 @@ def calibrate(
         raise typer.BadParameter("must be at least 0.5 and below 1", param_hint="--precision")
     rows = read_labelled(file)
     calibration = with_service(lambda kb: kb.calibrate(rows, target=precision, source=file.name))
+    for language, r in calibration.report.items():
+        if language != "*" and not r.get("shown", 1.0):
+            err_console.print(
+                f"[yellow]warning:[/yellow] the {int(r['questions'])} '{language}' questions "
+                f"cannot show precision {precision} at any threshold, so questions in "
+                f"'{language}' will be handed off; add labelled questions in that language",
+                highlight=False,
+                soft_wrap=True,
+            )
     if as_json:
         print_json({"target": calibration.target, "languages": calibration.report})
         return

@@ -117,6 +117,14 @@ def test_ask_eval_calibrate_and_gaps(
     calibrated = json.loads(kb(env, "calibrate", str(questions), "--json").stdout)
     assert calibrated["target"] == 0.97 and "en" in calibrated["languages"]
     assert json.loads(kb(env, "status", "--json").stdout)["calibration"] == "calibration.csv"
+    # one Polish question cannot show 97 % precision: Polish is handed off, and the table says so
+    assert calibrated["languages"]["pl"]["shown"] == 0.0
+    assert calibrated["languages"]["pl"]["threshold"] == 1.0
+    table = kb(env, "calibrate", str(questions))
+    assert table.exit_code == 0 and "stored" in table.stdout
+    assert (
+        "warning: the 1 'pl' questions cannot show precision 0.97 at any threshold" in table.stderr
+    )
 
     predictions = tmp_path / "predictions.jsonl"
     evaluated = kb(env, "eval", str(questions), "--json", "--predictions", str(predictions))

@@ -13,6 +13,7 @@ from knowledge.calibration import (
     default,
     fit,
     fit_logistic,
+    wilson_lower,
 )
 from knowledge.errors import CalibrationError
 from knowledge.retrieval import FEATURES
@@ -28,14 +29,29 @@ def test_logistic_learns_a_separable_rule() -> None:
     assert abs(model.weights[0]) > 5 * abs(model.weights[1])
 
 
-def test_threshold_is_the_lowest_that_keeps_the_precision() -> None:
+def test_wilson_lower_bound() -> None:
+    # with every answer right the bound is n / (n + z²)
+    assert wilson_lower(6, 6, z=1.0) == pytest.approx(6 / 7)
+    assert wilson_lower(6, 6, z=0.5) == pytest.approx(6 / 6.25)
+    assert wilson_lower(0, 0) == 0.0
+    # 97 right of 100 measures 0.97 but cannot promise it; 980 of 1,000 can
+    assert wilson_lower(97, 100) < 0.97 < wilson_lower(980, 1000) < 0.98
+
+
+def test_threshold_is_the_lowest_whose_lower_bound_keeps_the_precision() -> None:
     confidences = [0.99, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5]
     correct = [True, True, True, True, True, True, False, True]
+    # (half a standard error) at 0.5, 7 of 8 right measures 0.875 >= 0.85 but its lower bound
+    # is 0.805; at 0.6, 6 of 7 has 0.779; at 0.7, 6 of 6 right has 6 / 6.25 = 0.96
     threshold, precision, coverage = choose_threshold(confidences, correct, 0.85)
-    # at 0.5: 7/8 = 0.875 >= 0.85, the lowest threshold that qualifies
-    assert (threshold, precision, coverage) == (0.5, 0.875, 1.0)
-    threshold, precision, _ = choose_threshold(confidences, correct, 0.9)
-    assert (threshold, precision) == (0.7, 1.0)
+    assert (threshold, precision, coverage) == (0.7, 1.0, 0.75)
+    # a target that 6 right of 6 cannot show (0.96 < 0.97): never answer
+    assert choose_threshold(confidences, correct, 0.97) == (1.0, 1.0, 0.0)
+    # many right answers show a high target
+    many = [1 - i / 1000 for i in range(1000)]
+    right = [i % 50 != 49 for i in range(1000)]  # 98 % right everywhere
+    threshold, precision, coverage = choose_threshold(many, right, 0.97)
+    assert precision == pytest.approx(0.98, abs=0.005) and coverage > 0.5
 
 
 def test_threshold_needs_enough_answers() -> None:
@@ -67,6 +83,17 @@ def test_fit_gives_each_language_its_threshold_and_report() -> None:
     assert calibration.confidence(bad, "en") < calibration.threshold("en")
     # a language without its own model falls back to the pooled one
     assert calibration.threshold("de") == calibration.thresholds[FALLBACK]
+    assert report["shown"] == 1.0
+
+
+def test_a_language_too_small_to_show_the_target_is_handed_off() -> None:
+    # 12 Polish questions, 8 of them right: 0.97 needs 9 right in a row at the top
+    calibration = fit(samples("en", 200, 1) + samples("pl", 12, 2), target=0.97)
+    assert sum(s.correct for s in samples("pl", 12, 2)) < 9
+    assert calibration.threshold("pl") == 1.0  # no confidence reaches it
+    assert calibration.report["pl"]["shown"] == 0.0
+    assert calibration.report["pl"]["coverage"] == 0.0
+    assert calibration.threshold("en") < 1.0 and calibration.report["en"]["shown"] == 1.0
 
 
 def test_round_trip_through_a_dict() -> None:
