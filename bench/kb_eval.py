@@ -5,10 +5,13 @@
 Knowledge base: the 27 bitext articles (`bitext/kb/`), imported as they are. Questions:
 `bitext/dev.csv` minus the rows the articles carry as example questions, split by a hash of
 the text into a calibration part (1 in 5) and a measured part (the rest); out of scope:
-clinc150 `oos_train` to calibrate, `oos_val` to measure. Polish: our own questions in
-`bench/data/` (labelled with the bitext intents, asked against the English articles), split
-in halves the same way. Thresholds are calibrated on the calibration parts only, for each
-retrieval mode separately, then every mode is measured on the same held-out questions.
+clinc150 `oos_train` to calibrate, `oos_val` to measure (set `en`). Our own questions in
+`bench/data/`, labelled with the bitext intents and worded the way customers write rather than
+the way the bitext set does: English (`en_*.csv`, set `en2`) and Polish asked against the
+English articles (`pl_*.csv`, set `pl`); the `*_2.csv` files were written by someone who
+never saw the system's answers or the articles. Each is split in halves by the same hash, one
+half calibrating. Thresholds are calibrated on the calibration parts only, for each retrieval
+mode separately, then every mode is measured on the same held-out questions.
 
 Writes nothing outside a temporary folder and `bench/out/` (predictions per mode).
 """
@@ -38,6 +41,7 @@ from knowledge.retrieval import MODES  # noqa: E402
 from knowledge.service import KnowledgeService  # noqa: E402
 
 BENCH_DATA = ROOT / "bench" / "data"
+MEASURED = ("en", "en2", "pl")
 
 
 def bucket(text: str, parts: int) -> int:
@@ -56,10 +60,10 @@ def load_sets(data: Path) -> dict[str, list[LabelledQuestion]]:
         ]
     rows = list(dict.fromkeys(rows))
     clinc = json.loads((data / "clinc150" / "train_val_oos.json").read_text(encoding="utf-8"))
-    with (BENCH_DATA / "pl_questions.csv").open(encoding="utf-8", newline="") as handle:
-        polish = [(r["question"].strip(), r["expected"].strip()) for r in csv.DictReader(handle)]
-    with (BENCH_DATA / "pl_out_of_scope.csv").open(encoding="utf-8", newline="") as handle:
-        polish_oos = [r["question"].strip() for r in csv.DictReader(handle)]
+    polish = own_questions("pl_questions*.csv")
+    polish_oos = [q for q, _ in own_questions("pl_out_of_scope*.csv")]
+    english = own_questions("en_questions*.csv")
+    english_oos = [q for q, _ in own_questions("en_out_of_scope*.csv")]
 
     def labelled(items: list[tuple[str, str | None]], language: str) -> list[LabelledQuestion]:
         return [LabelledQuestion(q, e, language) for q, e in items]
@@ -67,13 +71,29 @@ def load_sets(data: Path) -> dict[str, list[LabelledQuestion]]:
     return {
         "calibrate": labelled([r for r in rows if bucket(r[0], 5) == 0], "en")
         + labelled([(q, None) for q, _ in clinc["oos_train"]], "en")
+        + labelled([r for r in english if bucket(r[0], 2) == 0], "en")
+        + labelled([(q, None) for q in english_oos if bucket(q, 2) == 0], "en")
         + labelled([r for r in polish if bucket(r[0], 2) == 0], "pl")
         + labelled([(q, None) for q in polish_oos if bucket(q, 2) == 0], "pl"),
         "en": labelled([r for r in rows if bucket(r[0], 5) != 0], "en")
         + labelled([(q, None) for q, _ in clinc["oos_val"]], "en"),
+        "en2": labelled([r for r in english if bucket(r[0], 2) == 1], "en")
+        + labelled([(q, None) for q in english_oos if bucket(q, 2) == 1], "en"),
         "pl": labelled([r for r in polish if bucket(r[0], 2) == 1], "pl")
         + labelled([(q, None) for q in polish_oos if bucket(q, 2) == 1], "pl"),
     }
+
+
+def own_questions(pattern: str) -> list[tuple[str, str | None]]:
+    """(question, expected or None) from our own CSV files in bench/data matching `pattern`."""
+    out: list[tuple[str, str | None]] = []
+    for path in sorted(BENCH_DATA.glob(pattern)):
+        with path.open(encoding="utf-8", newline="") as handle:
+            out += [
+                (r["question"].strip(), (r.get("expected") or "").strip() or None)
+                for r in csv.DictReader(handle)
+            ]
+    return out
 
 
 async def run(data: Path, precision: float, out: Path) -> dict[str, Any]:
@@ -97,7 +117,7 @@ async def run(data: Path, precision: float, out: Path) -> dict[str, Any]:
                 sets["calibrate"], target=precision, mode=mode, store_it=False
             )
             mode_result: dict[str, Any] = {"thresholds": calibration.thresholds}
-            for name in ("en", "pl"):
+            for name in MEASURED:
                 evaluation = await service.evaluate(sets[name], mode=mode, calibration=calibration)
                 metrics = evaluation.metrics.to_dict()
                 metrics.pop("by_language", None)
@@ -112,15 +132,15 @@ async def run(data: Path, precision: float, out: Path) -> dict[str, Any]:
 
 def table(results: dict[str, Any]) -> str:
     head = (
-        f"{'mode':8s} {'set':3s} {'top1':>6s} {'R@5':>6s} {'MRR':>6s} {'cover':>6s} "
+        f"{'mode':8s} {'set':4s} {'top1':>6s} {'R@5':>6s} {'MRR':>6s} {'cover':>6s} "
         f"{'prec':>6s} {'OOS ans':>7s}"
     )
     lines = [head, "-" * len(head)]
     for mode, result in results["modes"].items():
-        for name in ("en", "pl"):
+        for name in MEASURED:
             m = result[name]
             lines.append(
-                f"{mode:8s} {name:3s} {m['top1']:6.3f} {m['recall_at_5']:6.3f} {m['mrr']:6.3f} "
+                f"{mode:8s} {name:4s} {m['top1']:6.3f} {m['recall_at_5']:6.3f} {m['mrr']:6.3f} "
                 f"{m['coverage']:6.3f} {m['precision_answered']:6.3f} "
                 f"{m['out_of_scope_answered']:7.3f}"
             )
