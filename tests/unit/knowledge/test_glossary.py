@@ -24,3 +24,19 @@ def test_unknown_words_are_left_out() -> None:
 def test_no_word_is_repeated() -> None:
     words = gloss("zamówienie zamówienia zamówieniu").split()
     assert len(words) == len(set(words))
+
+
+def test_exact_words_first_then_the_longest_shared_beginning() -> None:
+    # "reklamacja" (complaint) and "reklamowe" (marketing) cut to the same stem
+    assert gloss("reklamacja") == "complaint claim warranty"
+    assert "complaint" not in gloss("maile reklamowe").split()
+    # an inflected form not in the glossary takes the entry it shares most letters with
+    assert "marketing" in gloss("reklamowych").split()
+    assert gloss("reklamacji") == "complaint claim warranty"
+
+
+def test_greetings_say_nothing() -> None:
+    assert gloss("Dzień dobry, gdzie jest moja paczka? Pozdrawiam") == gloss(
+        "gdzie jest moja paczka"
+    )
+    assert "days" in gloss("dostawa trwa 3 dni").split()
