@@ -167,6 +167,7 @@ class Snapshot:
         for index, article in enumerate(self.articles):
             self.groups.setdefault(article.group, []).append(index)
         self.languages = np.array([a.language for a in self.articles])
+        self._translated: dict[str, npt.NDArray[np.bool_]] = {}
         self.starts = np.array([a.start for a in self.articles], dtype=np.int64)
         self.lengths = np.array([a.end - a.start for a in self.articles], dtype=np.int64)
         self.unit_article = (
@@ -317,7 +318,20 @@ class Snapshot:
             closeness = np.where(other, cross, closeness).astype(np.float32)
         fused = _fuse(dense, lexical, mode)
         evidence = _fuse(closeness, lexical, mode)
+        if other.any():
+            # a group with an article in the customer's language is judged by that article:
+            # its other translations would only add the weaker cross-lingual evidence
+            fused = np.where(other & self.translated(language), -np.inf, fused).astype(np.float32)
         return self._groups(fused, closeness, lexical, evidence, units, language, k)
+
+    def translated(self, language: str) -> npt.NDArray[np.bool_]:
+        """For each article, whether its translation group has an article in `language`."""
+        found = self._translated.get(language)
+        if found is None:
+            groups = {a.group for a in self.articles if a.language == language}
+            found = np.array([a.group in groups for a in self.articles], dtype=bool)
+            self._translated[language] = found
+        return found
 
     def _groups(
         self,

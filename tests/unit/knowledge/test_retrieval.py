@@ -180,6 +180,21 @@ def test_gloss_is_used_only_for_articles_in_other_languages() -> None:
     assert ranking.features["cross_lingual"] == 1.0
 
 
+def test_a_group_with_the_customers_language_is_judged_by_that_article() -> None:
+    records = [
+        unit("refund#t", "refund", "title", "refund"),
+        unit("zwrot#t", "zwrot", "title", "zwrot", language="pl", group="refund"),
+        unit("invoice#t", "invoice", "title", "invoice"),  # no Polish translation
+    ]
+    snapshot = Snapshot(records, np.vstack([axis(0), axis(6), axis(3)]))
+    question = mix((0, 1.0), (3, 0.8), (6, 0.1))
+    ranking = snapshot.rank("pytanie", question, language="pl")
+    # the English refund article is closest, but its group has a Polish article, which is far:
+    # the English-only invoice group, matched across languages, comes first
+    assert [hit.slug for hit in ranking.hits] == ["invoice", "zwrot"]
+    assert ranking.hits[1].score == pytest.approx(0.1 / float(np.linalg.norm([1.0, 0.8, 0.1])))
+
+
 def test_empty_snapshot_ranks_nothing() -> None:
     empty = Snapshot([], np.zeros((0, 8), dtype=np.float32))
     assert len(empty) == 0
