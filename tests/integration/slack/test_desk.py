@@ -6,7 +6,9 @@ outbox, slack_sdk against the fake Web API, and signed requests through slack-bo
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -436,8 +438,13 @@ async def test_the_card_gets_the_hand_off_summary(slack: SlackDesk) -> None:
     number = await slack.hand_off(129, "My parcel 4411 never came and the tracking page is blank")
     summary = (await ticket(slack, number)).summary
     assert "Customer wrote:" in summary and "tracking page is blank" in summary
+    # the summary reaches the card through the outbox, paced per channel: wait for it
+    deadline = time.monotonic() + 15
+    while not card_updates(slack, number) and time.monotonic() < deadline:
+        slack.services.outbox_wakeup.set()
+        await asyncio.sleep(0.05)
     latest = shown(card_updates(slack, number)[-1])
     assert "*Summary*" in latest and "tracking page is blank" in latest
     async with slack.db.session() as session:
-        kinds = (await session.scalars(select(Draft.kind).where(Draft.ticket_number == number)))
+        kinds = await session.scalars(select(Draft.kind).where(Draft.ticket_number == number))
         assert sorted(kinds.all()) == ["reply", "summary"]
