@@ -5,6 +5,10 @@
 Builds the demo knowledge base in a temporary folder, calibrates it on its labelled questions
 (`knowledge/demo/questions.yaml`, our own writing) and prints the result as YAML. Copy it to
 `knowledge/data/default_calibration.yaml` after retrieval changes.
+
+The default also serves knowledge bases with no Polish articles, where Polish questions are
+matched across languages; the demo has a translation of everything, so its Polish questions
+are asked a second time against its English articles alone and those samples join the fit.
 """
 
 from __future__ import annotations
@@ -21,20 +25,41 @@ sys.path.insert(0, str(ROOT))
 
 from bots.db import Database  # noqa: E402
 from bots.schema import upgrade  # noqa: E402
+from knowledge import demo  # noqa: E402
 from knowledge.embeddings import USEEmbedder  # noqa: E402
+from knowledge.evaluation import LabelledQuestion  # noqa: E402
 from knowledge.service import KnowledgeService  # noqa: E402
 
 
 async def fit() -> dict[str, object]:
+    embedder = USEEmbedder()
+    rows = [
+        LabelledQuestion(question, expected, language)
+        for question, expected, language in demo.questions()
+    ]
     with tempfile.TemporaryDirectory() as tmp:
+        english = Path(tmp) / "english"
+        english.mkdir()
+        for path in demo.FOLDER.glob("*.md"):
+            text = path.read_text(encoding="utf-8")
+            if "\nlanguage: en\n" in text:
+                (english / path.name).write_text(text, encoding="utf-8")
+        db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'english.db'}")
+        await upgrade(db)
+        alone = KnowledgeService(db.sessions, Path(tmp) / "english-data", embedder)
+        await alone.import_path(english, publish=True)
+        across = await alone.samples([r for r in rows if r.language == "pl"])
+        await alone.close()
+        await db.close()
+
         db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'kb.db'}")
         await upgrade(db)
-        service = KnowledgeService(db.sessions, Path(tmp), USEEmbedder())
-        await service.load_demo()
-        data = service.calibration.to_dict()
+        service = KnowledgeService(db.sessions, Path(tmp) / "data", embedder)
+        await service.import_path(demo.FOLDER, author="demo", publish=True)
+        calibration = await service.calibrate(rows, source="default", extra=across, store_it=False)
+        await service.close()
         await db.close()
-    data["source"] = "default"
-    return data
+    return calibration.to_dict()
 
 
 def main() -> None:

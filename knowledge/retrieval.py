@@ -39,7 +39,15 @@ WHITEN_SAMPLE = 20_000
 # Above this many units, dense candidates come from the HNSW index instead of an exact scan.
 EXACT_LIMIT = 60_000
 HNSW_CANDIDATES = 400
-FEATURES = ("dense", "dense_margin", "margin", "lexical", "score", "cross_lingual")
+FEATURES = (
+    "dense",
+    "dense_margin",
+    "margin",
+    "lexical",
+    "score",
+    "cross_lingual",
+    "rank_margin",
+)
 
 Vector = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float32]
@@ -343,9 +351,11 @@ class Snapshot:
         language: str,
         k: int,
     ) -> Ranking:
-        """Groups in the order of `fused`; the decision features come from `evidence` (the
-        same fusion over the units' closeness, which means the same in any knowledge base,
-        where the prototypes' whitened scores depend on the articles around them)."""
+        """Groups in the order of `fused`; the decision features come mostly from `evidence`
+        (the same fusion over the units' closeness, which means the same in any knowledge
+        base, where the prototypes' whitened scores depend on the articles around them), plus
+        the ranking's own margin between the first two groups: when the prototypes and the
+        units disagree, that margin is small and the answer less sure."""
         order = np.argsort(-fused, kind="stable")
         seen: dict[str, int] = {}
         ranked: list[tuple[str, int]] = []
@@ -377,6 +387,7 @@ class Snapshot:
         second_dense = max(others_dense) if others_dense else 0.0
         top_evidence = float(evidence[top_best])
         second_evidence = float(evidence[ranked[1][1]]) if len(ranked) > 1 else 0.0
+        second_fused = float(fused[ranked[1][1]]) if len(ranked) > 1 else 0.0
         top = hits[0]
         features = {
             "dense": top.dense,
@@ -385,6 +396,7 @@ class Snapshot:
             "lexical": top.lexical,
             "score": top_evidence,
             "cross_lingual": 0.0 if top.language == language else 1.0,
+            "rank_margin": float(fused[top_best]) - second_fused,
         }
         return Ranking(
             hits=hits[:k],

@@ -738,18 +738,15 @@ class KnowledgeService:
         a, b = snapshot.article(slug), snapshot.article(expected)
         return a is not None and b is not None and a.group == b.group
 
-    async def calibrate(
+    async def samples(
         self,
         rows: Sequence[LabelledQuestion],
         *,
-        target: float = calibration_module.DEFAULT_TARGET,
-        source: str = "calibrated",
         mode: Mode = "hybrid",
-        store_it: bool = True,
         progress: Progress | None = None,
-    ) -> Calibration:
-        """Fit confidence and per-language thresholds on labelled questions (empty expected =
-        out of scope) and store them with the index (`store_it=False` only returns them)."""
+    ) -> list[Sample]:
+        """What calibration learns from: each labelled question's decision features and
+        whether its best match is right (raises CalibrationError on unknown articles)."""
         snapshot, ranked = await self._rank_many(rows, mode=mode, progress=progress)
         if not len(snapshot):
             raise CalibrationError("the knowledge base has no published articles to calibrate")
@@ -763,7 +760,24 @@ class KnowledgeService:
             samples.append(
                 Sample(lang, feature_vector(ranking.features), correct, bool(row.expected))
             )
-        fitted = calibration_module.fit(samples, target=target, source=source)
+        return samples
+
+    async def calibrate(
+        self,
+        rows: Sequence[LabelledQuestion],
+        *,
+        target: float = calibration_module.DEFAULT_TARGET,
+        source: str = "calibrated",
+        mode: Mode = "hybrid",
+        store_it: bool = True,
+        progress: Progress | None = None,
+        extra: Sequence[Sample] = (),
+    ) -> Calibration:
+        """Fit confidence and per-language thresholds on labelled questions (empty expected =
+        out of scope) and store them with the index (`store_it=False` only returns them);
+        `extra` adds samples taken elsewhere (e.g. from another knowledge base)."""
+        samples = await self.samples(rows, mode=mode, progress=progress)
+        fitted = calibration_module.fit([*samples, *extra], target=target, source=source)
         if store_it:
             await asyncio.to_thread(self.index.store_calibration, fitted.to_dict())
             await self._changed()

@@ -11,7 +11,8 @@ import pytest
 
 from bots.db import Database
 from knowledge.embeddings import USEEmbedder, Vectors
-from knowledge.errors import KnowledgeIndexError
+from knowledge.errors import KnowledgeError, KnowledgeIndexError
+from knowledge.evaluation import LabelledQuestion
 from knowledge.service import KnowledgeService
 
 
@@ -161,3 +162,23 @@ async def test_an_index_from_an_earlier_release_is_reported_and_re_embedded_on_s
         await new.start()
     assert "earlier release" not in caplog.text
     await new.close()
+
+
+async def test_calibration_can_learn_from_samples_taken_elsewhere(
+    sqlite_db: Database, tmp_path: Path, articles: Path, use_embedder: USEEmbedder
+) -> None:
+    kb = KnowledgeService(sqlite_db.sessions, tmp_path / "data", use_embedder)
+    await kb.import_path(articles)
+    rows = [
+        LabelledQuestion("I forgot my password", "reset-password", "en"),
+        LabelledQuestion("how long is delivery", "delivery-time", "en"),
+        LabelledQuestion("who won the match", None, "en"),
+    ]
+    taken = await kb.samples(rows * 4)
+    assert len(taken) == 12 and [s.correct for s in taken[:3]] == [True, True, False]
+    assert [s.in_scope for s in taken[:3]] == [True, True, False]
+    fitted = await kb.calibrate(rows * 4, extra=taken, store_it=False)
+    assert fitted.report["*"]["questions"] == 24.0
+    with pytest.raises(KnowledgeError, match="'nope' is not published"):
+        await kb.samples([LabelledQuestion("x", "nope", "en")])
+    await kb.close()

@@ -163,6 +163,9 @@ def test_features_describe_the_margin_to_the_runner_up(snapshot: Snapshot) -> No
     assert f["score"] == pytest.approx(f["dense"] + retrieval.LEXICAL_WEIGHT * f["lexical"])
     assert f["margin"] == pytest.approx(f["score"] - runner_up)
     assert f["dense_margin"] > 0
+    # and the ranking's own margin, between the first two groups' fused scores
+    assert f["rank_margin"] == pytest.approx(ranking.hits[0].score - ranking.hits[1].score)
+    assert f["rank_margin"] > 0
     assert len(feature_vector(f)) == len(retrieval.FEATURES)
 
 
