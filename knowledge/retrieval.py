@@ -7,7 +7,8 @@ lucky unit is weaker evidence than two) and four fifths by its prototype, the me
 in a space whitened by how units vary within articles (shrunk linear discriminant analysis, learned
 from the knowledge base itself), which separates near-duplicate topics better. Across
 languages (the whitening knows only the articles' own) the nearest units alone count. The
-decision features use the units' closeness, which means the same in any knowledge base.
+decision features use the units' closeness, which means the same in any knowledge base, and
+the ranking's margin between its first two groups.
 Lexical: BM25 over whole articles, normalised by the best score the question could reach.
 Fusion: `dense + LEXICAL_WEIGHT * lexical` (measured better than reciprocal rank fusion, which
 throws the scores' margins away; `mode="rrf"` keeps it for comparison). Polish questions
