@@ -14,6 +14,7 @@ are asked a second time against its English articles alone and those samples joi
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -27,23 +28,19 @@ from bots.db import Database  # noqa: E402
 from bots.schema import upgrade  # noqa: E402
 from knowledge import demo  # noqa: E402
 from knowledge.embeddings import USEEmbedder  # noqa: E402
-from knowledge.evaluation import LabelledQuestion  # noqa: E402
+from knowledge.importer import parse_path  # noqa: E402
 from knowledge.service import KnowledgeService  # noqa: E402
 
 
 async def fit() -> dict[str, object]:
     embedder = USEEmbedder()
-    rows = [
-        LabelledQuestion(question, expected, language)
-        for question, expected, language in demo.questions()
-    ]
+    rows = demo.labelled()
     with tempfile.TemporaryDirectory() as tmp:
         english = Path(tmp) / "english"
         english.mkdir()
-        for path in demo.FOLDER.glob("*.md"):
-            text = path.read_text(encoding="utf-8")
-            if "\nlanguage: en\n" in text:
-                (english / path.name).write_text(text, encoding="utf-8")
+        for article, source in parse_path(demo.FOLDER).articles:
+            if article.language == "en":
+                shutil.copy(source.path, english)
         db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'english.db'}")
         await upgrade(db)
         alone = KnowledgeService(db.sessions, Path(tmp) / "english-data", embedder)

@@ -568,11 +568,7 @@ class KnowledgeService:
         report = await self.import_path(demo.FOLDER, author="demo", publish=True, progress=progress)
         current = await asyncio.to_thread(self.index.calibration)
         if report.added or report.changed or not current or current.get("source") != "demo":
-            rows = [
-                LabelledQuestion(question, expected, language, number)
-                for number, (question, expected, language) in enumerate(demo.questions(), start=1)
-            ]
-            await self.calibrate(rows, source="demo", progress=progress)
+            await self.calibrate(demo.labelled(), source="demo", progress=progress)
         return report
 
     # -- index ----------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from knowledge.evaluation import LabelledQuestion
+
 FOLDER = Path(__file__).resolve().parent
 QUESTIONS = FOLDER / "questions.yaml"
 
@@ -20,3 +22,11 @@ def questions() -> list[tuple[str, str | None, str]]:
             for question in entry.get(language) or []:
                 out.append((str(question), str(expected) if expected else None, language))
     return out
+
+
+def labelled() -> list[LabelledQuestion]:
+    """The same questions as labelled rows for calibration (numbered from 1)."""
+    return [
+        LabelledQuestion(question, expected, language, number)
+        for number, (question, expected, language) in enumerate(questions(), start=1)
+    ]

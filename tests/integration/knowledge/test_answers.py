@@ -12,7 +12,6 @@ import pytest
 from bots.db import Database
 from knowledge import demo
 from knowledge.embeddings import USEEmbedder
-from knowledge.evaluation import LabelledQuestion
 from knowledge.service import KnowledgeService
 
 # Worded unlike the articles' example questions and unlike the calibration questions.
@@ -44,8 +43,7 @@ def lenient_dir(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     async def calibrate() -> None:
         db = Database(f"sqlite+aiosqlite:///{folder / 'kb.db'}")
         service = KnowledgeService(db.sessions, folder, USEEmbedder())
-        rows = [LabelledQuestion(q, e, lang) for q, e, lang in demo.questions()]
-        await service.calibrate(rows, target=0.9, source="lenient")
+        await service.calibrate(demo.labelled(), target=0.9, source="lenient")
         await service.close()
         await db.close()
 
