@@ -3,7 +3,8 @@
     .venv/bin/python bench/kb_default_calibration.py > bench/out/default_calibration.yaml
 
 Builds the demo knowledge base in a temporary folder, calibrates it on its labelled questions
-(`knowledge/demo/questions.yaml`, our own writing) and prints the result as YAML. Copy it to
+(`knowledge/demo/questions.yaml`, our own writing) the way `relaydesk init --demo` does
+(`KnowledgeService.calibrate_demo`) and prints the result as YAML. Copy it to
 `knowledge/data/default_calibration.yaml` after retrieval changes.
 
 The default also serves knowledge bases with no Polish articles, where Polish questions are
@@ -14,7 +15,6 @@ are asked a second time against its English articles alone and those samples joi
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -28,32 +28,16 @@ from bots.db import Database  # noqa: E402
 from bots.schema import upgrade  # noqa: E402
 from knowledge import demo  # noqa: E402
 from knowledge.embeddings import USEEmbedder  # noqa: E402
-from knowledge.importer import parse_path  # noqa: E402
 from knowledge.service import KnowledgeService  # noqa: E402
 
 
 async def fit() -> dict[str, object]:
-    embedder = USEEmbedder()
-    rows = demo.labelled()
     with tempfile.TemporaryDirectory() as tmp:
-        english = Path(tmp) / "english"
-        english.mkdir()
-        for article, source in parse_path(demo.FOLDER).articles:
-            if article.language == "en":
-                shutil.copy(source.path, english)
-        db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'english.db'}")
-        await upgrade(db)
-        alone = KnowledgeService(db.sessions, Path(tmp) / "english-data", embedder)
-        await alone.import_path(english, publish=True)
-        across = await alone.samples([r for r in rows if r.language == "pl"])
-        await alone.close()
-        await db.close()
-
         db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'kb.db'}")
         await upgrade(db)
-        service = KnowledgeService(db.sessions, Path(tmp) / "data", embedder)
+        service = KnowledgeService(db.sessions, Path(tmp) / "data", USEEmbedder())
         await service.import_path(demo.FOLDER, author="demo", publish=True)
-        calibration = await service.calibrate(rows, source="default", extra=across, store_it=False)
+        calibration = await service.calibrate_demo(source="default", store_it=False)
         await service.close()
         await db.close()
     return calibration.to_dict()

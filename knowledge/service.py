@@ -34,7 +34,7 @@ from knowledge.evaluation import LabelledQuestion, Metrics, Prediction, summaris
 from knowledge.gaps import Cluster, central, cluster
 from knowledge.glossary import gloss
 from knowledge.importer import parse_path, write_markdown
-from knowledge.index import ChromaIndex
+from knowledge.index import ChromaIndex, IndexedUnits
 from knowledge.language import detect
 from knowledge.models import AnswerLog, Article, Feedback
 from knowledge.retrieval import Mode, Ranking, Snapshot, UnitRecord, feature_vector
@@ -162,6 +162,12 @@ def _handoff(language: str, reason: str) -> Decision:
     )
 
 
+def _records(stored: IndexedUnits, rows: Sequence[int] | None = None) -> list[UnitRecord]:
+    """The index's units (or those at `rows`) as the retriever takes them."""
+    chosen = range(len(stored.ids)) if rows is None else rows
+    return [UnitRecord(stored.ids[i], stored.documents[i], stored.metadatas[i]) for i in chosen]
+
+
 def _indexed_hash(article: ArticleData) -> str:
     """What the index records of an article's version: its content and how its units were
     made, so a release that makes them differently re-embeds every article on the next sync."""
@@ -222,13 +228,7 @@ class KnowledgeService:
             if reopen:
                 self.index.reopen()
             stored = self.index.load()
-            records = [
-                UnitRecord(unit_id, document, meta)
-                for unit_id, document, meta in zip(
-                    stored.ids, stored.documents, stored.metadatas, strict=True
-                )
-            ]
-            snapshot = Snapshot(records, stored.vectors, ann=self.index.query)
+            snapshot = Snapshot(_records(stored), stored.vectors, ann=self.index.query)
             stale = {
                 str(meta.get("slug"))
                 for meta in stored.metadatas
@@ -568,8 +568,22 @@ class KnowledgeService:
         report = await self.import_path(demo.FOLDER, author="demo", publish=True, progress=progress)
         current = await asyncio.to_thread(self.index.calibration)
         if report.added or report.changed or not current or current.get("source") != "demo":
-            await self.calibrate(demo.labelled(), source="demo", progress=progress)
+            await self.calibrate_demo(progress=progress)
         return report
+
+    async def calibrate_demo(
+        self, *, source: str = "demo", store_it: bool = True, progress: Progress | None = None
+    ) -> Calibration:
+        """Calibrate the loaded demo on its labelled questions, the way the shipped default is
+        fitted (`bench/kb_default_calibration.py`): the default also serves knowledge bases
+        without Polish articles, so the demo's Polish questions are asked a second time
+        against its English articles alone and those samples join the fit."""
+        rows = demo.labelled()
+        polish = [row for row in rows if row.language == "pl"]
+        across = await self.samples(polish, articles_in="en", progress=progress)
+        return await self.calibrate(
+            rows, source=source, extra=across, store_it=store_it, progress=progress
+        )
 
     # -- index ----------------------------------------------------------------------------
 
@@ -699,8 +713,9 @@ class KnowledgeService:
         *,
         mode: Mode = "hybrid",
         progress: Progress | None = None,
+        snapshot: Snapshot | None = None,
     ) -> tuple[Snapshot, list[tuple[Ranking, str]]]:
-        snapshot = await self._current()
+        snapshot = snapshot or await self._current()
         languages = [row.language or detect(row.question) for row in rows]
         matched = [neutral(row.question, lang) for row, lang in zip(rows, languages, strict=True)]
         glosses = [self._gloss(text, lang) for text, lang in zip(matched, languages, strict=True)]
@@ -727,6 +742,16 @@ class KnowledgeService:
                 f"({len(unknown)} row{'s' if len(unknown) != 1 else ''} name unknown articles)"
             )
 
+    async def _only(self, language: str) -> Snapshot:
+        """The published articles in `language` alone, as a knowledge base of their own."""
+
+        def load() -> Snapshot:
+            stored = self.index.load()
+            keep = [i for i, m in enumerate(stored.metadatas) if m.get("language") == language]
+            return Snapshot(_records(stored, keep), stored.vectors[keep])
+
+        return await asyncio.to_thread(load)
+
     @staticmethod
     def _same_group(snapshot: Snapshot, slug: str | None, expected: str | None) -> bool:
         if slug is None or expected is None:
@@ -740,18 +765,24 @@ class KnowledgeService:
         *,
         mode: Mode = "hybrid",
         progress: Progress | None = None,
+        articles_in: str | None = None,
     ) -> list[Sample]:
         """What calibration learns from: each labelled question's decision features and
-        whether its best match is right (raises CalibrationError on unknown articles)."""
-        snapshot, ranked = await self._rank_many(rows, mode=mode, progress=progress)
+        whether its best match is right (raises CalibrationError on unknown articles).
+        `articles_in` asks them against the published articles in that language alone, as a
+        knowledge base without translations would answer them."""
+        whole = await self._current()
+        only = await self._only(articles_in) if articles_in else None
+        snapshot, ranked = await self._rank_many(rows, mode=mode, progress=progress, snapshot=only)
         if not len(snapshot):
             raise CalibrationError("the knowledge base has no published articles to calibrate")
-        self._check_expected(snapshot, rows)
+        self._check_expected(whole, rows)
         samples = []
         for row, (ranking, lang) in zip(rows, ranked, strict=True):
             top = ranking.top
+            # right means the expected article's translation group, whatever `articles_in` is
             correct = bool(row.expected) and self._same_group(
-                snapshot, top.slug if top else None, row.expected
+                whole, top.slug if top else None, row.expected
             )
             samples.append(
                 Sample(lang, feature_vector(ranking.features), correct, bool(row.expected))

@@ -11,6 +11,7 @@ import pytest
 
 from bots.db import Database
 from knowledge import demo
+from knowledge.calibration import default as default_calibration
 from knowledge.embeddings import USEEmbedder
 from knowledge.service import KnowledgeService
 
@@ -88,6 +89,19 @@ async def test_the_translation_in_the_customers_language_is_preferred(
     polish = await demo_kb.answer("How do I reset my password?", "pl")  # the customer reads Polish
     assert english.slug == "reset-password"
     assert polish.slug == "reset-hasla"
+
+
+async def test_init_demo_calibrates_the_way_the_shipped_default_was_fitted(
+    demo_kb: KnowledgeService,
+) -> None:
+    """If this fails after a retrieval change, refit the shipped default with
+    bench/kb_default_calibration.py (its docstring says how)."""
+    await demo_kb.start()
+    stored, shipped = demo_kb.calibration, default_calibration()
+    assert (stored.source, shipped.source) == ("demo", "default")
+    assert set(stored.thresholds) == {"en", "pl", "*"} == set(shipped.thresholds)
+    for language, threshold in shipped.thresholds.items():
+        assert stored.thresholds[language] == pytest.approx(threshold, abs=1e-4), language
 
 
 async def test_empty_text_is_handed_off(demo_kb: KnowledgeService) -> None:

@@ -13,6 +13,7 @@ from bots.db import Database
 from knowledge.embeddings import USEEmbedder, Vectors
 from knowledge.errors import KnowledgeError, KnowledgeIndexError
 from knowledge.evaluation import LabelledQuestion
+from knowledge.retrieval import FEATURES
 from knowledge.service import KnowledgeService
 
 
@@ -181,4 +182,23 @@ async def test_calibration_can_learn_from_samples_taken_elsewhere(
     assert fitted.report["*"]["questions"] == 24.0
     with pytest.raises(KnowledgeError, match="'nope' is not published"):
         await kb.samples([LabelledQuestion("x", "nope", "en")])
+    await kb.close()
+
+
+async def test_samples_can_be_asked_against_one_languages_articles_alone(
+    sqlite_db: Database, tmp_path: Path, articles: Path, use_embedder: USEEmbedder
+) -> None:
+    """How a knowledge base without translations would answer: a Polish question about a
+    translated article is matched to the English one, across languages."""
+    kb = KnowledgeService(sqlite_db.sessions, tmp_path / "data", use_embedder)
+    await kb.import_path(articles)
+    rows = [LabelledQuestion("Zapomniałam hasła, jak ustawić nowe?", "reset-hasla", "pl")]
+    cross = FEATURES.index("cross_lingual")
+    [own] = await kb.samples(rows)
+    [alone] = await kb.samples(rows, articles_in="en")
+    assert own.correct and own.features[cross] == 0.0
+    assert alone.correct and alone.features[cross] == 1.0
+    assert alone.features != own.features
+    ranking, _ = await kb.rank(rows[0].question, "pl")
+    assert ranking.top is not None and ranking.top.slug == "reset-hasla"  # the index is whole
     await kb.close()
