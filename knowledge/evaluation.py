@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +20,12 @@ class LabelledQuestion:
     expected: str | None
     language: str | None = None
     line: int = 0
+    source: str = ""  # the file it was read from, for error messages
+
+    @property
+    def where(self) -> str:
+        """`file:line` (or `line N`) for error messages."""
+        return f"{self.source}:{self.line}" if self.source else f"line {self.line}"
 
 
 @dataclass(frozen=True)
@@ -106,9 +113,19 @@ def read_labelled(path: Path) -> list[LabelledQuestion]:
     `expected` marks a question the knowledge base must not answer."""
     if not path.exists():
         raise CalibrationError(f"{path}: no such file")
+    if path.is_dir():
+        raise CalibrationError(f"{path}: is a folder, not a CSV file")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise CalibrationError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        ) from None
     rows: list[LabelledQuestion] = []
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         columns = [c.strip() for c in reader.fieldnames or []]
         reader.fieldnames = columns
         if "question" not in columns or "expected" not in columns:
@@ -122,7 +139,11 @@ def read_labelled(path: Path) -> list[LabelledQuestion]:
                 continue
             expected = (row.get("expected") or "").strip() or None
             language = (row.get("language") or "").strip().lower() or None
-            rows.append(LabelledQuestion(question, expected, language, row_line(reader, row)))
+            rows.append(
+                LabelledQuestion(question, expected, language, row_line(reader, row), str(path))
+            )
+    except csv.Error as exc:
+        raise CalibrationError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
     if not rows:
         raise CalibrationError(f"{path}: no questions")
     return rows

@@ -738,7 +738,7 @@ class KnowledgeService:
         if unknown:
             first = unknown[0]
             raise CalibrationError(
-                f"line {first.line}: expected article {first.expected!r} is not published "
+                f"{first.where}: expected article {first.expected!r} is not published "
                 f"({len(unknown)} row{'s' if len(unknown) != 1 else ''} name unknown articles)"
             )
 

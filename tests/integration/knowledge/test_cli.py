@@ -164,7 +164,9 @@ def test_bad_input_is_one_line(env: dict[str, str | None], articles: Path, tmp_p
     assert "calibration needs at least" in one_error_line(kb(env, "calibrate", str(few)))
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("question,expected\nhello,no-such-article\n")
-    assert "'no-such-article' is not published" in one_error_line(kb(env, "eval", str(unknown)))
+    assert one_error_line(kb(env, "eval", str(unknown))).startswith(
+        f"error: {unknown}:2: expected article 'no-such-article' is not published"
+    )
     assert kb(env, "ask", "   ").exit_code == 2  # Typer's usage error
 
 

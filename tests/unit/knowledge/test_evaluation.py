@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.errors import CalibrationError
-from knowledge.evaluation import Prediction, read_labelled, summarise
+from knowledge.evaluation import LabelledQuestion, Prediction, read_labelled, summarise
 
 
 def prediction(expected: str | None, decision: str, top: list[str], lang: str = "en") -> Prediction:
@@ -69,3 +69,17 @@ def test_read_labelled_errors(tmp_path: Path) -> None:
     empty.write_text("question,expected\n", encoding="utf-8")
     with pytest.raises(CalibrationError, match="no questions"):
         read_labelled(empty)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("question,expected\nok,a\nZażółć,b\n".encode("cp1250"))
+    with pytest.raises(CalibrationError, match=r"latin\.csv:3: not UTF-8 text \(byte 0xbf\)"):
+        read_labelled(latin)
+    with pytest.raises(CalibrationError, match="is a folder, not a CSV file"):
+        read_labelled(tmp_path)
+
+
+def test_labelled_rows_know_where_they_came_from(tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("question,expected\nWhere is my parcel?,track-order\n", encoding="utf-8")
+    [row] = read_labelled(path)
+    assert row.where == f"{path}:2"
+    assert LabelledQuestion("q", None, "en", 7).where == "line 7"
