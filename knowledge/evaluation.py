@@ -125,6 +125,7 @@ def read_labelled(path: Path) -> list[LabelledQuestion]:
         ) from None
     rows: list[LabelledQuestion] = []
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    start = 1  # the line the record being read starts on
     try:
         columns = [c.strip() for c in reader.fieldnames or []]
         reader.fieldnames = columns
@@ -133,7 +134,11 @@ def read_labelled(path: Path) -> list[LabelledQuestion]:
                 f"{path}:1: needs the columns question and expected "
                 f"(found: {', '.join(columns) or 'none'})"
             )
-        for row in reader:
+        while True:
+            start = reader.line_num + 1
+            row = next(reader, None)
+            if row is None:
+                break
             question = (row.get("question") or "").strip()
             if not question:
                 continue
@@ -143,7 +148,7 @@ def read_labelled(path: Path) -> list[LabelledQuestion]:
                 LabelledQuestion(question, expected, language, row_line(reader, row), str(path))
             )
     except csv.Error as exc:
-        raise CalibrationError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
+        raise CalibrationError(f"{path}:{start}: malformed CSV ({exc})") from None
     if not rows:
         raise CalibrationError(f"{path}: no questions")
     return rows

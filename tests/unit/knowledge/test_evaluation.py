@@ -75,6 +75,10 @@ def test_read_labelled_errors(tmp_path: Path) -> None:
         read_labelled(latin)
     with pytest.raises(CalibrationError, match="is a folder, not a CSV file"):
         read_labelled(tmp_path)
+    huge = tmp_path / "huge.csv"
+    huge.write_text(f'question,expected\nok,a\n"{"x" * 200_000}",a\n', encoding="utf-8")
+    with pytest.raises(CalibrationError, match=r"huge\.csv:3: malformed CSV \(field larger"):
+        read_labelled(huge)
 
 
 def test_labelled_rows_know_where_they_came_from(tmp_path: Path) -> None:
