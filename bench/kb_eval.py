@@ -10,14 +10,16 @@ clinc150 `oos_train` to calibrate, `oos_val` to measure (set `en`). Our own ques
 the way the bitext set does: English (`en_*.csv`, set `en2`) and Polish asked against the
 English articles (`pl_*.csv`, set `pl`); the `*_2.csv` files were written by someone who
 never saw the system's answers or the articles. Each is split in halves by the same hash, one
-half calibrating. Near misses (`near_miss_out_of_scope*.csv`, English and Polish): questions about
-other companies' services worded like a shop's own ("how do I delete my Facebook account"),
-all out of scope and only measured, never calibrated on; the first file written knowing that
-this is where the decision is weakest, the second (`_2`) by someone who had seen neither the
-system nor the first. Thresholds are calibrated on the calibration parts only, for each retrieval
+half calibrating. Thresholds are calibrated on the calibration parts only, for each retrieval
 mode separately, then every mode is measured on the same held-out questions. The last rows
 (`shipped`) are hybrid retrieval with the shipped default calibration instead, as on a fresh
 install that never ran `kb calibrate`.
+
+Near misses (`near_miss_out_of_scope*.csv`, English and Polish, column `near`): questions about
+other companies' services worded like a shop's own ("how do I delete my Facebook account"),
+all out of scope, only measured and never calibrated on; the first file was written knowing
+that this is where the decision is weakest, the second (`_2`) by someone who had seen neither
+the system nor the first.
 
 Writes nothing outside a temporary folder and `bench/out/` (predictions per mode).
 """
