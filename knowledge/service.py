@@ -772,7 +772,7 @@ class KnowledgeService:
         `articles_in` asks them against the published articles in that language alone, as a
         knowledge base without translations would answer them."""
         whole = await self._current()
-        only = await self._only(articles_in) if articles_in else None
+        only = await self._only(articles_in) if articles_in else whole
         snapshot, ranked = await self._rank_many(rows, mode=mode, progress=progress, snapshot=only)
         if not len(snapshot):
             raise CalibrationError("the knowledge base has no published articles to calibrate")

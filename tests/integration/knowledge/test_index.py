@@ -186,11 +186,10 @@ async def test_calibration_can_learn_from_samples_taken_elsewhere(
 
 
 async def test_samples_can_be_asked_against_one_languages_articles_alone(
-    sqlite_db: Database, tmp_path: Path, articles: Path, use_embedder: USEEmbedder
+    kb: KnowledgeService, articles: Path
 ) -> None:
     """How a knowledge base without translations would answer: a Polish question about a
     translated article is matched to the English one, across languages."""
-    kb = KnowledgeService(sqlite_db.sessions, tmp_path / "data", use_embedder)
     await kb.import_path(articles)
     rows = [LabelledQuestion("Zapomniałam hasła, jak ustawić nowe?", "reset-hasla", "pl")]
     cross = FEATURES.index("cross_lingual")
@@ -201,4 +200,3 @@ async def test_samples_can_be_asked_against_one_languages_articles_alone(
     assert alone.features != own.features
     ranking, _ = await kb.rank(rows[0].question, "pl")
     assert ranking.top is not None and ranking.top.slug == "reset-hasla"  # the index is whole
-    await kb.close()
