@@ -25,6 +25,8 @@ class Cluster:
     nearest_slug: str | None = None
     nearest_similarity: float = 0.0
     members: list[int] = field(default_factory=list)
+    # every distinct question of the group with its language, the most central first
+    questions: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -29,7 +29,7 @@ from knowledge.calibration import Calibration, Sample
 from knowledge.chunking import units as article_units
 from knowledge.embeddings import Embedder
 from knowledge.entities import neutral
-from knowledge.errors import CalibrationError, KnowledgeError
+from knowledge.errors import ArticleNotFoundError, CalibrationError, KnowledgeError
 from knowledge.evaluation import LabelledQuestion, Metrics, Prediction, summarise
 from knowledge.gaps import Cluster, central, cluster
 from knowledge.glossary import gloss
@@ -140,6 +140,22 @@ class ImportReport:
         data = asdict(self)
         data["skipped"] = data.pop("unchanged")
         return data
+
+
+@dataclass
+class TeachReport:
+    """What `teach` did: the example questions each article gained, the questions its article
+    had already, the rows without an article (out of scope: nothing to teach) and the index
+    update that followed."""
+
+    added: dict[str, list[str]] = field(default_factory=dict)
+    known: int = 0
+    out_of_scope: int = 0
+    warnings: list[str] = field(default_factory=list)
+    index: SyncReport = field(default_factory=SyncReport)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass
@@ -507,6 +523,58 @@ class KnowledgeService:
                     )
             await session.commit()
         report.index = await self.sync_index(progress=progress)
+        return report
+
+    async def teach(
+        self, examples: Sequence[LabelledQuestion], *, author: str = "admin"
+    ) -> TeachReport:
+        """Add labelled questions to the example questions of the articles they expect, one
+        new version per article. A question goes to the translation in its own language when
+        the article has one. All or nothing: an unknown article or an overlong question is
+        reported (with its file and line) and nothing changes. The index is updated after."""
+        report = TeachReport()
+        wanted: dict[str, list[str]] = {}
+        async with self.sessions() as session:
+            targets: dict[
+                tuple[str, str], tuple[str, str]
+            ] = {}  # (slug, language) -> (slug, group)
+            owners: dict[str, set[str]] = {}
+            for stored in await store.list_articles(session):
+                for question in stored.questions or ():
+                    owners.setdefault(store.same_question(question), set()).add(stored.group_key)
+            for row in examples:
+                where = f"{row.where}: " if row.source else ""
+                if row.expected is None:
+                    report.out_of_scope += 1
+                    continue
+                if len(row.question) > MAX_QUESTION_CHARS:
+                    raise KnowledgeError(
+                        f"{where}the question is longer than {MAX_QUESTION_CHARS} characters"
+                    )
+                language = row.language or detect(row.question)
+                key = (row.expected, language)
+                if key not in targets:
+                    article = await store.find(session, row.expected)
+                    if article is None:
+                        raise ArticleNotFoundError(f"{where}no article with slug {row.expected!r}")
+                    target = await store.translation(session, article, language)
+                    targets[key] = (target.slug, article.group_key)
+                slug, group = targets[key]
+                wanted.setdefault(slug, []).append(row.question)
+                others = owners.get(store.same_question(row.question), set()) - {group}
+                if others:
+                    report.warnings.append(
+                        f"{where}{row.question!r} is also an example question of "
+                        + ", ".join(sorted(others))
+                    )
+            for slug, questions in wanted.items():
+                added = await store.add_questions(session, slug, questions, author=author)
+                report.known += len(questions) - len(added)
+                if added:
+                    report.added[slug] = added
+            await session.commit()
+        if report.added:
+            report.index = await self.sync_index()
         return report
 
     async def _change_status(self, slug: str, status: str, author: str) -> bool:
@@ -887,9 +955,9 @@ class KnowledgeService:
         for members in cluster(vectors):
             if len(members) < min_size:
                 continue
-            examples = list(
-                dict.fromkeys(items[i][0].strip() for i in central(vectors, members, 10))
-            )[:3]
+            ordered = central(vectors, members, len(members))
+            questions = list(dict.fromkeys((items[i][0].strip(), items[i][1]) for i in ordered))
+            examples = list(dict.fromkeys(text for text, _ in questions))[:3]
             found = Cluster(
                 size=len(members),
                 examples=examples,
@@ -897,6 +965,7 @@ class KnowledgeService:
                 handed_off=sum(1 for i in members if items[i][2] == "handoff"),
                 unhelpful=sum(1 for i in members if items[i][2] == "unhelpful"),
                 members=list(members),
+                questions=questions,
             )
             if snapshot is not None and len(snapshot):
                 centroid = vectors[list(members)].mean(axis=0)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from sqlalchemy import delete, func, select
@@ -157,6 +158,50 @@ async def set_status(session: AsyncSession, slug: str, status: str, *, author: s
     article.version += 1
     await _record(session, article, author=author, change=f"status: {before} -> {status}")
     return True
+
+
+def same_question(text: str) -> str:
+    """The form in which two example questions count as the same (case and spacing aside)."""
+    return " ".join(text.casefold().split())
+
+
+async def translation(session: AsyncSession, article: Article, language: str) -> Article:
+    """The article of `article`'s translation group written in `language` (`article` itself
+    when it is in that language or the group has no such translation)."""
+    if article.language == language:
+        return article
+    found: Article | None = await session.scalar(
+        select(Article)
+        .where(Article.group_key == article.group_key, Article.language == language)
+        .order_by(Article.slug)
+        .limit(1)
+    )
+    return found or article
+
+
+async def add_questions(
+    session: AsyncSession, slug: str, questions: Sequence[str], *, author: str
+) -> list[str]:
+    """Add example questions to an article, as one new version; returns the ones it did not
+    have yet (none: no new version)."""
+    article = await get(session, slug)
+    data = to_data(article)
+    known = {same_question(q) for q in data.questions}
+    new: list[str] = []
+    for question in questions:
+        key = same_question(question)
+        if key and key not in known:
+            known.add(key)
+            new.append(" ".join(question.split()))
+    if not new:
+        return []
+    _apply(article, replace(data, questions=(*data.questions, *new)))
+    article.version += 1
+    plural = "s" if len(new) > 1 else ""
+    await _record(
+        session, article, author=author, change=f"taught {len(new)} example question{plural}"
+    )
+    return new
 
 
 async def history(session: AsyncSession, slug: str) -> list[VersionInfo]:

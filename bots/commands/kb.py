@@ -3,6 +3,7 @@ calibrate and measure its answers, and list the questions it could not answer.""
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
@@ -30,7 +31,8 @@ from bots.schema import ensure_current
 from bots.settings import Settings
 from knowledge.articles import STATUSES
 from knowledge.errors import ArticleFormatError, KnowledgeError
-from knowledge.evaluation import read_labelled
+from knowledge.evaluation import LabelledQuestion, read_labelled
+from knowledge.gaps import Cluster
 from knowledge.importer import parse_path
 from knowledge.models import Article
 from knowledge.retrieval import MODES
@@ -307,6 +309,76 @@ def rollback(
     console.print(f"{slug}: content of version {version} restored as version {new}", soft_wrap=True)
 
 
+@app.command("teach")
+@handle_errors
+def teach(
+    words: list[str] | None = typer.Argument(
+        None, metavar="SLUG QUESTION…", help="An article and questions it answers."
+    ),
+    file: Path | None = typer.Option(
+        None, "--file", help="CSV with question and expected (slug) columns, as for kb eval."
+    ),
+    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Add customers' questions to the example questions of the articles that answer them
+    (a new version of each article), so questions worded like them are found and answered."""
+    words = words or []
+    if file is not None and words:
+        raise typer.BadParameter("give SLUG QUESTION… or --file, not both")
+    if file is not None:
+        rows = read_labelled(file)
+    elif len(words) < 2:
+        raise typer.BadParameter(
+            "give an article's SLUG and at least one QUESTION, or --file FILE.csv"
+        )
+    else:
+        slug, questions = words[0], [q.strip() for q in words[1:]]
+        if not all(questions):
+            raise typer.BadParameter("a QUESTION is empty")
+        rows = [LabelledQuestion(q, slug) for q in questions]
+    report = with_service(lambda kb: kb.teach(rows, author=author))
+    if as_json:
+        print_json(report.to_dict())
+        return
+    for warning in report.warnings:
+        err_console.print(
+            f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True
+        )
+    for slug, added in report.added.items():
+        console.print(
+            f"{slug}: {len(added)} example question{'s' if len(added) > 1 else ''} added",
+            highlight=False,
+            soft_wrap=True,
+        )
+    notes = []
+    if report.known:
+        notes.append(f"{report.known} already known")
+    if report.out_of_scope:
+        notes.append(f"{report.out_of_scope} without an article skipped")
+    taught = sum(len(added) for added in report.added.values())
+    summary = (
+        f"taught {taught} question{'' if taught == 1 else 's'} to {len(report.added)} "
+        f"article{'' if len(report.added) == 1 else 's'}"
+        if taught
+        else "nothing new to teach"
+    )
+    console.print(
+        summary
+        + (f" ({', '.join(notes)})" if notes else "")
+        + (f"; index: {report.index.units} units embedded" if taught else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+    if taught:
+        console.print(
+            "the answer thresholds were fitted before these questions: run "
+            "`relaydesk kb calibrate FILE.csv` again with your labelled questions",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 @app.command("export")
 @handle_errors
 def export(
@@ -486,8 +558,17 @@ def gaps(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     since: str | None = typer.Option(None, "--since", help="Only questions from this date."),
     min_size: int = typer.Option(1, "--min-size", help="Hide smaller clusters."),
+    csv_out: Path | None = typer.Option(
+        None,
+        "--csv",
+        help="Also write every question to this CSV, to fill in and give to kb teach --file.",
+    ),
 ) -> None:
     """Handed-off and 👎 questions, clustered, largest first, with the nearest article."""
+    if csv_out is not None and csv_out.is_dir():
+        fail(f"{csv_out} is a folder, not a file")
+    if csv_out is not None and not csv_out.parent.is_dir():
+        fail(f"{csv_out.parent}: no such folder")
     start: datetime | None = None
     if since is not None:
         try:
@@ -499,6 +580,15 @@ def gaps(
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
     clusters = with_service(lambda kb: kb.gaps(since=start, min_size=min_size))
+    if csv_out is not None:
+        written = write_gaps_csv(csv_out, clusters)
+        err_console.print(
+            f"wrote {written} questions in {len(clusters)} groups to {csv_out}: put the slug "
+            "of the article that answers each in 'expected' (leave it empty where none does), "
+            f"then run relaydesk kb teach --file {csv_out}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if as_json:
         print_json([c.to_dict() for c in clusters])
         return
@@ -510,3 +600,17 @@ def gaps(
         nearest = f"{c.nearest_slug} ({c.nearest_similarity:.2f})" if c.nearest_slug else "-"
         table.add_row(str(c.size), "\n".join(c.examples), nearest)
     console.print(table)
+
+
+def write_gaps_csv(path: Path, clusters: list[Cluster]) -> int:
+    """Every question of `clusters` as a row of the labelled-question CSV (`expected` left
+    empty for a person to fill in; `nearest` is only a hint); returns how many rows."""
+    rows = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["question", "expected", "language", "group", "nearest"])
+        for number, found in enumerate(clusters, start=1):
+            for question, language in found.questions:
+                writer.writerow([question, "", language, number, found.nearest_slug or ""])
+                rows += 1
+    return rows

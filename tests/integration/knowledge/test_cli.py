@@ -170,6 +170,49 @@ def test_bad_input_is_one_line(env: dict[str, str | None], articles: Path, tmp_p
     assert kb(env, "ask", "   ").exit_code == 2  # Typer's usage error
 
 
+def test_teach(env: dict[str, str | None], articles: Path, tmp_path: Path) -> None:
+    CliRunner().invoke(app, ["init"], env=env)
+    kb(env, "import", str(articles))
+    taught = kb(env, "teach", "delivery-time", "where has my parcel got to", "--author", "eve")
+    assert taught.exit_code == 0, taught.output
+    assert "delivery-time: 1 example question added" in taught.stdout
+    assert "taught 1 question to 1 article; index:" in taught.stdout
+    assert "run `relaydesk kb calibrate FILE.csv` again" in taught.stdout
+    shown = json.loads(kb(env, "show", "delivery-time", "--json").stdout)
+    assert (shown["version"], shown["questions"][-1]) == (2, "where has my parcel got to")
+
+    labelled = tmp_path / "taught.csv"
+    labelled.write_text(
+        "question,expected\n"
+        "where has my parcel got to,delivery-time\n"
+        "jak mogę zmienić hasło,reset-password\n"
+        "tell me a joke,\n",
+        encoding="utf-8",
+    )
+    report = json.loads(kb(env, "teach", "--file", str(labelled), "--json").stdout)
+    assert report["added"] == {"reset-hasla": ["jak mogę zmienić hasło"]}
+    assert (report["known"], report["out_of_scope"]) == (1, 1)
+    again = kb(env, "teach", "--file", str(labelled))
+    assert "nothing new to teach (2 already known, 1 without an article skipped)" in again.stdout
+    assert "kb calibrate" not in again.stdout
+
+    labelled.write_text("question,expected\nhello,delivery-time\nhi,nope\n", encoding="utf-8")
+    line = one_error_line(kb(env, "teach", "--file", str(labelled)))
+    assert line == f"error: {labelled}:3: no article with slug 'nope'"
+    assert len(json.loads(kb(env, "history", "delivery-time", "--json").stdout)) == 2
+    assert one_error_line(kb(env, "teach", "nope", "hello")) == "error: no article with slug 'nope'"
+    for usage in (["delivery-time"], [], ["delivery-time", " "], ["x", "y", "--file", "f.csv"]):
+        assert kb(env, "teach", *usage).exit_code == 2  # Typer's usage error
+
+    gaps = kb(env, "gaps", "--csv", str(tmp_path / "gaps.csv"))
+    assert gaps.exit_code == 0 and "wrote 0 questions in 0 groups" in gaps.stderr
+    assert (tmp_path / "gaps.csv").read_text() == "question,expected,language,group,nearest\n"
+    folder = one_error_line(kb(env, "gaps", "--csv", str(tmp_path)))
+    assert folder == f"error: {tmp_path} is a folder, not a file"
+    missing = one_error_line(kb(env, "gaps", "--csv", str(tmp_path / "no" / "gaps.csv")))
+    assert missing == f"error: {tmp_path / 'no'}: no such folder"
+
+
 def test_openai_embedder_and_mixing_refused(
     env: dict[str, str | None], articles: Path, embeddings_server: FakeEmbeddings
 ) -> None:

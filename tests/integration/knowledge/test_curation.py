@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.errors import ArticleFormatError, ArticleNotFoundError, KnowledgeError
+from knowledge.evaluation import LabelledQuestion
 from knowledge.service import KnowledgeService
 from tests.integration.knowledge.conftest import write_articles
 
@@ -134,3 +135,59 @@ async def test_translation_links_are_checked(kb: KnowledgeService, tmp_path: Pat
     )
     report = await kb.import_path(folder)
     assert report.warnings and "translation_of 'missing' is not an article" in report.warnings[0]
+
+
+async def test_teach_adds_example_questions_as_a_new_version(
+    kb: KnowledgeService, articles: Path
+) -> None:
+    await kb.import_path(articles)
+    before, _ = await kb.rank("where has my parcel got to", "en")
+    rows = [
+        LabelledQuestion("where has my parcel got to", "delivery-time", "en", 2, "t.csv"),
+        LabelledQuestion(
+            "czy hasło mogę zmienić przez telefon", "reset-password", "pl", 3, "t.csv"
+        ),
+        LabelledQuestion("i FORGOT  my password", "reset-password", "en", 4, "t.csv"),
+        LabelledQuestion("tell me a joke", None, "en", 5, "t.csv"),
+    ]
+    report = await kb.teach(rows, author="dana")
+    # the Polish question goes to the Polish translation; the third is known already
+    assert report.added == {
+        "delivery-time": ["where has my parcel got to"],
+        "reset-hasla": ["czy hasło mogę zmienić przez telefon"],
+    }
+    assert (report.known, report.out_of_scope, report.warnings) == (1, 1, [])
+    assert sorted(report.index.updated) == ["delivery-time", "reset-hasla"]
+    last = (await kb.history("delivery-time"))[-1]
+    assert (last.version, last.author, last.change) == (2, "dana", "taught 1 example question")
+    assert (await kb.article("delivery-time")).questions[-1] == "where has my parcel got to"
+    assert "where has my parcel got to" in kb.index.load().documents
+    after, _ = await kb.rank("where has my parcel got to", "en")
+    assert after.hits[0].slug == "delivery-time"
+    assert after.hits[0].dense > before.hits[0].dense + 0.2  # the question is now a unit
+
+    again = await kb.teach(rows)
+    assert (again.added, again.known, again.index.units) == ({}, 3, 0)
+    assert len(await kb.history("delivery-time")) == 2  # nothing new, no new version
+
+
+async def test_teach_is_all_or_nothing_and_warns_of_shared_questions(
+    kb: KnowledgeService, articles: Path
+) -> None:
+    await kb.import_path(articles)
+    bad = [
+        LabelledQuestion("where has my parcel got to", "delivery-time", "en", 2, "t.csv"),
+        LabelledQuestion("do you take cash", "payments", "en", 3, "t.csv"),
+    ]
+    with pytest.raises(ArticleNotFoundError, match=r"^t\.csv:3: no article with slug 'payments'$"):
+        await kb.teach(bad)
+    assert len(await kb.history("delivery-time")) == 1
+    too_long = [LabelledQuestion("x" * 2001, "delivery-time")]
+    with pytest.raises(KnowledgeError, match="longer than 2000 characters"):
+        await kb.teach(too_long)
+
+    shared = await kb.teach([LabelledQuestion("How long does delivery take?", "reset-password")])
+    assert shared.added == {"reset-password": ["How long does delivery take?"]}
+    assert shared.warnings == [
+        "'How long does delivery take?' is also an example question of delivery-time"
+    ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from bots.commands.kb import write_gaps_csv
 from bots.db import Database
 from knowledge.errors import KnowledgeError
+from knowledge.evaluation import read_labelled
 from knowledge.models import AnswerLog, Feedback
 from knowledge.service import KnowledgeService
 
@@ -97,3 +100,35 @@ async def test_erasing_a_customers_questions(
     assert removed == 2
     assert left == ["telegram:8"]
     assert feedback == 0
+
+
+async def test_gaps_csv_filled_in_teaches_the_articles(
+    kb: KnowledgeService, db: Database, articles: Path, tmp_path: Path
+) -> None:
+    await kb.import_path(articles)
+    for n, question in enumerate([*UNANSWERED, UNANSWERED[0]]):
+        await log(kb, db, question, f"slack:U{n}")
+    path = tmp_path / "gaps.csv"
+    assert write_gaps_csv(path, await kb.gaps()) == len(UNANSWERED)  # each question once
+    rows = read_labelled(path)
+    assert {r.question for r in rows} == set(UNANSWERED)
+    assert all(r.expected is None and r.language == "en" for r in rows)
+    unread = await kb.teach(rows)  # nothing filled in yet: nothing is taught
+    assert (unread.added, unread.out_of_scope) == ({}, len(UNANSWERED))
+
+    await kb.publish("gift-cards")
+    before = await kb.answer("Could I get a gift voucher?", "en")
+    with path.open(encoding="utf-8", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    for row in table:
+        row["expected"] = "gift-cards" if "voucher" in row["question"] else ""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    report = await kb.teach(read_labelled(path))
+    assert sorted(report.added["gift-cards"]) == sorted(q for q in UNANSWERED if "voucher" in q)
+    assert report.out_of_scope == 2
+    after = await kb.answer("Could I get a gift voucher?", "en")
+    assert after.slug == "gift-cards"
+    assert after.confidence > before.confidence
