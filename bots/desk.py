@@ -39,6 +39,7 @@ from drafting import store as draft_store
 from drafting.errors import DraftingError
 from knowledge import store as kb_store
 from knowledge.errors import KnowledgeError
+from knowledge.evaluation import LabelledQuestion
 from knowledge.importer import parse_markdown
 from tickets import service as tickets
 from tickets.config import HelpdeskConfig
@@ -52,9 +53,10 @@ NOTE_PREFIX = "note:"
 TONE_ACTIONS = {"shorter": "shorter", "friendlier": "friendlier", "formal": "formal"}
 ADMIN_COMMANDS = {"report", "gaps"}
 REPORT_USAGE = "Usage: `/relaydesk report [today|week|month|7d|YYYY-MM-DD|A..B]`."
+KB_USAGE = "Usage: `/relaydesk kb search TEXT` · `/relaydesk kb teach SLUG QUESTION` (admins)."
 USAGE = (
     "Usage: `/relaydesk ticket N` · `/relaydesk kb search TEXT` · "
-    "`/relaydesk report [period]` · `/relaydesk gaps`"
+    "`/relaydesk kb teach SLUG QUESTION` · `/relaydesk report [period]` · `/relaydesk gaps`"
 )
 
 GroupMembers = Callable[[str], Awaitable[Collection[str]]]
@@ -635,7 +637,12 @@ class Desk:
         if command == "ticket":
             return await self._show_ticket(session, message)
         if command == "kb":
-            return await self._kb_search(message)
+            sub, _, text = message.command_args.strip().partition(" ")
+            if sub.lower() == "search" and text.strip():
+                return await self._kb_search(message, text.strip())
+            if sub.lower() == "teach":
+                return await self._kb_teach(message, text.strip())
+            raise Refused(KB_USAGE)
         if command == "report":
             return await self._report(session, message)
         if command == "gaps":
@@ -662,14 +669,11 @@ class Desk:
             raise Refused("The knowledge base is not available in this relaydesk.")
         return knowledge
 
-    async def _kb_search(self, message: InboundMessage) -> list[Reply]:
-        sub, _, text = message.command_args.partition(" ")
-        if sub.lower() != "search" or not text.strip():
-            raise Refused("Usage: `/relaydesk kb search TEXT`.")
-        found = await self._knowledge().search(text.strip(), None, 5)
+    async def _kb_search(self, message: InboundMessage, text: str) -> list[Reply]:
+        found = await self._knowledge().search(text, None, 5)
         if not found:
-            return [self._respond(message, f"No article matches “{text.strip()}”.")]
-        lines = [f"*Knowledge base: {blocks.escape(text.strip())}*"]
+            return [self._respond(message, f"No article matches “{text}”.")]
+        lines = [f"*Knowledge base: {blocks.escape(text)}*"]
         for hit in found:
             passage = blocks.clip(" ".join(str(hit.text).split()), 200)
             lines.append(
@@ -700,6 +704,36 @@ class Desk:
         }
         report = OutboundMessage(chat=message.chat, text=text, kind="notice", meta=meta)
         return [(report, None)]
+
+    async def _kb_teach(self, message: InboundMessage, text: str) -> list[Reply]:
+        """An admin adds a customer's wording to the example questions of the article that
+        answers it (what `relaydesk kb teach` does), e.g. after `/relaydesk gaps`."""
+        if message.user_id not in self.admins:
+            raise Refused("`/relaydesk kb teach` is for admins.")
+        slug, _, question = text.partition(" ")
+        question = question.strip()
+        if not slug or not question:
+            raise Refused(
+                "Usage: `/relaydesk kb teach SLUG QUESTION`: the article that answers the "
+                "question, then the question as customers word it."
+            )
+        try:
+            report = await self._knowledge().teach(
+                [LabelledQuestion(question, slug)], author=f"slack:{message.user_id}"
+            )
+        except KnowledgeError as exc:
+            raise Refused(f"Nothing was taught: {exc}.") from None
+        quoted = blocks.escape(question)
+        if not report.added:
+            return [
+                self._respond(message, f"“{quoted}” is already an example question of `{slug}`.")
+            ]
+        [target] = report.added
+        lines = [
+            f"📚 Taught “{quoted}” to `{target}`: questions worded like it now find that article."
+        ]
+        lines += [f"⚠️ {blocks.escape(warning)}" for warning in report.warnings]
+        return [self._respond(message, "\n".join(lines))]
 
     async def _gaps(self, message: InboundMessage) -> list[Reply]:
         clusters = await self._knowledge().gaps()

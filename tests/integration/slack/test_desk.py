@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from bots.slack.models import SlackThread
 from drafting.models import Draft
 from knowledge.models import Article
 from tests.fakes import slack_payloads as p
+from tests.integration.knowledge.conftest import write_articles
 from tests.integration.slack.conftest import (
     ADMIN,
     AGENT,
@@ -345,6 +347,36 @@ async def test_admin_commands_answer_admins(slack: SlackDesk) -> None:
     assert "parcel" in search  # no article matches, or the matching ones are listed
     assert "Usage: `/relaydesk kb search TEXT`" in kb_usage
     assert "/relaydesk ticket N" in usage
+
+
+async def test_admins_teach_the_knowledge_base_a_wording(slack: SlackDesk, tmp_path: Path) -> None:
+    kb = slack.services.knowledge
+    assert kb is not None
+    await kb.import_path(write_articles(tmp_path / "articles"))
+    url = slack.api.response_url("cmd4")
+    for user, text in (
+        (AGENT, "kb teach delivery-time where has my parcel got to"),
+        (ADMIN, "kb teach delivery-time where has my parcel got to"),
+        (ADMIN, "kb teach delivery-time Where has my parcel  got to"),
+        (ADMIN, "kb teach payments do you take cash"),
+        (ADMIN, "kb teach delivery-time"),
+    ):
+        await slack.command(p.slash_command(user, "CADMINS", text, response_url=url))
+        await slack.settle()
+    answers = slack.api.calls_to("response_url")
+    assert [a["response_type"] for a in answers] == ["ephemeral"] * 5
+    refused, taught, known, unknown, usage = (a["text"] for a in answers)
+    assert "`/relaydesk kb teach` is for admins" in refused
+    assert taught.startswith("📚 Taught “where has my parcel got to” to `delivery-time`")
+    assert "already an example question of `delivery-time`" in known
+    assert "Nothing was taught: no article with slug 'payments'" in unknown
+    assert "Usage: `/relaydesk kb teach SLUG QUESTION`" in usage
+    history = await kb.history("delivery-time")
+    assert [(v.author, v.change) for v in history] == [
+        ("admin", "created"),
+        (f"slack:{ADMIN}", "taught 1 example question"),
+    ]
+    assert (await kb.article("delivery-time")).questions[-1] == "where has my parcel got to"
 
 
 async def test_report_command_posts_the_summary_with_its_chart(slack: SlackDesk) -> None:
