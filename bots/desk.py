@@ -746,6 +746,9 @@ class Desk:
             nearest = data.get("nearest_article")
             near = f" (nearest article `{nearest}`)" if nearest else ""
             lines.append(f"• {data.get('size', '?')}× {examples}{near}")
+        lines.append(
+            "Where an article answers them, `/relaydesk kb teach SLUG QUESTION` adds the wording."
+        )
         return [self._respond(message, "\n".join(lines))]
 
     # ------------------------------------------------------------------ outputs

@@ -353,8 +353,11 @@ async def test_admins_teach_the_knowledge_base_a_wording(slack: SlackDesk, tmp_p
     kb = slack.services.knowledge
     assert kb is not None
     await kb.import_path(write_articles(tmp_path / "articles"))
+    await slack.customer_writes(4242, "Do you sell gift vouchers?")  # a draft answers that
+    await slack.settle()
     url = slack.api.response_url("cmd4")
     for user, text in (
+        (ADMIN, "gaps"),
         (AGENT, "kb teach delivery-time where has my parcel got to"),
         (ADMIN, "kb teach delivery-time where has my parcel got to"),
         (ADMIN, "kb teach delivery-time Where has my parcel  got to"),
@@ -364,8 +367,10 @@ async def test_admins_teach_the_knowledge_base_a_wording(slack: SlackDesk, tmp_p
         await slack.command(p.slash_command(user, "CADMINS", text, response_url=url))
         await slack.settle()
     answers = slack.api.calls_to("response_url")
-    assert [a["response_type"] for a in answers] == ["ephemeral"] * 5
-    refused, taught, known, unknown, usage = (a["text"] for a in answers)
+    assert [a["response_type"] for a in answers] == ["ephemeral"] * 6
+    gaps, refused, taught, known, unknown, usage = (a["text"] for a in answers)
+    assert "• 1× Do you sell gift vouchers?" in gaps
+    assert gaps.endswith("`/relaydesk kb teach SLUG QUESTION` adds the wording.")
     assert "`/relaydesk kb teach` is for admins" in refused
     assert taught.startswith("📚 Taught “where has my parcel got to” to `delivery-time`")
     assert "already an example question of `delivery-time`" in known
