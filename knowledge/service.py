@@ -535,9 +535,8 @@ class KnowledgeService:
         report = TeachReport()
         wanted: dict[str, list[str]] = {}
         async with self.sessions() as session:
-            targets: dict[
-                tuple[str, str], tuple[str, str]
-            ] = {}  # (slug, language) -> (slug, group)
+            # (expected slug, question's language) -> (slug taught, translation group)
+            targets: dict[tuple[str, str], tuple[str, str]] = {}
             owners: dict[str, set[str]] = {}
             for stored in await store.list_articles(session):
                 for question in stored.questions or ():
