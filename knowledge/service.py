@@ -529,8 +529,8 @@ class KnowledgeService:
         self, examples: Sequence[LabelledQuestion], *, author: str = "admin"
     ) -> TeachReport:
         """Add labelled questions to the example questions of the articles they expect, one
-        new version per article. A question goes to the translation in its own language when
-        the article has one. All or nothing: an unknown article or an overlong question is
+        new version per article. A question goes to the published translation in its own
+        language when the article has one. All or nothing: an unknown article or an overlong question is
         reported (with its file and line) and nothing changes. The index is updated after."""
         report = TeachReport()
         wanted: dict[str, list[str]] = {}

@@ -166,13 +166,17 @@ def same_question(text: str) -> str:
 
 
 async def translation(session: AsyncSession, article: Article, language: str) -> Article:
-    """The article of `article`'s translation group written in `language` (`article` itself
-    when it is in that language or the group has no such translation)."""
+    """The published article of `article`'s translation group written in `language`
+    (`article` itself when it is in that language or the group has no such translation)."""
     if article.language == language:
         return article
     found: Article | None = await session.scalar(
         select(Article)
-        .where(Article.group_key == article.group_key, Article.language == language)
+        .where(
+            Article.group_key == article.group_key,
+            Article.language == language,
+            Article.status == "published",
+        )
         .order_by(Article.slug)
         .limit(1)
     )

@@ -191,3 +191,13 @@ async def test_teach_is_all_or_nothing_and_warns_of_shared_questions(
     assert shared.warnings == [
         "'How long does delivery take?' is also an example question of delivery-time"
     ]
+
+
+async def test_teach_skips_a_translation_that_is_not_published(
+    kb: KnowledgeService, articles: Path
+) -> None:
+    await kb.import_path(articles)
+    await kb.archive("reset-hasla")
+    question = LabelledQuestion("nie mogę się zalogować", "reset-password", "pl")
+    report = await kb.teach([question])
+    assert report.added == {"reset-password": ["nie mogę się zalogować"]}
