@@ -530,8 +530,9 @@ class KnowledgeService:
     ) -> TeachReport:
         """Add labelled questions to the example questions of the articles they expect, one
         new version per article. A question goes to the published translation in its own
-        language when the article has one. All or nothing: an unknown article or an overlong question is
-        reported (with its file and line) and nothing changes. The index is updated after."""
+        language when the article has one. All or nothing: an unknown article or an overlong
+        question is reported (with its file and line) and nothing changes. The index is
+        updated after."""
         report = TeachReport()
         wanted: dict[str, list[str]] = {}
         async with self.sessions() as session:
