@@ -124,6 +124,14 @@ def article_dict(article: Article, *, body: bool = False) -> dict[str, Any]:
     return data
 
 
+def print_warnings(warnings: list[str]) -> None:
+    """Each warning as a `warning:` line on stderr."""
+    for warning in warnings:
+        err_console.print(
+            f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True
+        )
+
+
 @app.command("import")
 @handle_errors
 def import_(
@@ -160,10 +168,7 @@ def import_(
     if as_json:
         print_json(report.to_dict())
         return
-    for warning in report.warnings:
-        err_console.print(
-            f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True
-        )
+    print_warnings(report.warnings)
     console.print(
         f"imported {path}: {len(report.added)} added, {len(report.changed)} changed, "
         f"{len(report.unchanged)} skipped (unchanged)",
@@ -341,10 +346,7 @@ def teach(
     if as_json:
         print_json(report.to_dict())
         return
-    for warning in report.warnings:
-        err_console.print(
-            f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True
-        )
+    print_warnings(report.warnings)
     for slug, added in report.added.items():
         console.print(
             f"{slug}: {len(added)} example question{'s' if len(added) > 1 else ''} added",
