@@ -10,8 +10,12 @@ will be) and by the lower bound of the precision's confidence interval (Wilson, 
 error), not the measured share: a threshold chosen exactly where the calibration questions
 reach the target misses it on new questions about half the time. A language whose questions
 are too few to show the target at any threshold gets 1.0 (it is always handed off) and its
-report says so (`shown` 0); a language absent from the calibration questions uses the pooled
-model and threshold (`*`).
+report says so (`shown` 0). A language absent from the calibration questions keeps the model
+and threshold of the calibration it inherits from (the shipped default, which knows English and
+Polish; its report says so, `inherited` 1): a model fitted on English questions alone is no
+guide to what a Polish question's confidence means (on the bitext articles, calibrated on
+English only, Polish was answered at precision 0.878, against 0.964 with the shipped Polish
+model). Other languages use the pooled model and threshold (`*`).
 """
 
 from __future__ import annotations
@@ -208,9 +212,14 @@ def _out_of_fold(items: Sequence[Sample], full: Logistic) -> list[float]:
 
 
 def fit(
-    samples: Sequence[Sample], *, target: float = DEFAULT_TARGET, source: str = ""
+    samples: Sequence[Sample],
+    *,
+    target: float = DEFAULT_TARGET,
+    source: str = "",
+    inherit: Calibration | None = None,
 ) -> Calibration:
-    """Fit confidence models and thresholds on labelled questions."""
+    """Fit confidence models and thresholds on labelled questions; languages of `inherit`
+    that no question is in keep its model and threshold."""
     if not 0.5 <= target < 1.0:
         raise CalibrationError(f"the target precision must be in [0.5, 1), not {target}")
     positives = sum(1 for s in samples if s.correct)
@@ -243,6 +252,18 @@ def fit(
         threshold, _, answered = choose_threshold(confidences, correct, target)
         thresholds[language] = threshold
         report[language] = _report(confidences, mine, threshold, shown=answered > 0)
+    if inherit is not None:
+        for language, model in inherit.models.items():
+            if language == FALLBACK or language in languages:
+                continue
+            models[language] = model
+            thresholds[language] = inherit.threshold(language)
+            report[language] = {
+                **inherit.report.get(language, {}),
+                "questions": 0.0,
+                "threshold": round(inherit.threshold(language), 4),
+                "inherited": 1.0,
+            }
     return Calibration(
         models=models, thresholds=thresholds, target=target, report=report, source=source
     )

@@ -870,9 +870,16 @@ class KnowledgeService:
     ) -> Calibration:
         """Fit confidence and per-language thresholds on labelled questions (empty expected =
         out of scope) and store them with the index (`store_it=False` only returns them);
-        `extra` adds samples taken elsewhere (e.g. from another knowledge base)."""
+        `extra` adds samples taken elsewhere (e.g. from another knowledge base). A language
+        none of them is in keeps the shipped default's model and threshold (fitted for hybrid
+        retrieval, so only then)."""
         samples = await self.samples(rows, mode=mode, progress=progress)
-        fitted = calibration_module.fit([*samples, *extra], target=target, source=source)
+        fitted = calibration_module.fit(
+            [*samples, *extra],
+            target=target,
+            source=source,
+            inherit=calibration_module.default() if mode == "hybrid" else None,
+        )
         if store_it:
             await asyncio.to_thread(self.index.store_calibration, fitted.to_dict())
             await self._changed()

@@ -448,9 +448,12 @@ def calibrate(
         print_json({"target": calibration.target, "languages": calibration.report})
         return
     table = Table("language", "questions", "threshold", "precision", "coverage", "OOS answered")
+    inherited = [lang for lang, r in calibration.report.items() if r.get("inherited")]
     for language, r in calibration.report.items():
         table.add_row(
-            "all" if language == "*" else language,
+            "all"
+            if language == "*"
+            else language + (" (default)" if language in inherited else ""),
             str(int(r["questions"])),
             f"{r['threshold']:.3f}",
             f"{r['precision']:.3f}",
@@ -458,6 +461,13 @@ def calibrate(
             f"{r['out_of_scope_answered']:.3f}",
         )
     console.print(table)
+    for language in inherited:
+        console.print(
+            f"no question is in '{language}': it keeps the shipped default's model and threshold "
+            f"(figures from the demo); add labelled '{language}' questions to calibrate it here",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(f"calibrated for precision {precision} on {len(rows)} questions; stored")
 
 

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from bots.cli import app
+from knowledge.calibration import default as default_calibration
 from tests.integration.knowledge.fake_embeddings import KEY, FakeEmbeddings
 from tests.integration.knowledge.fake_embeddings import (
     embeddings_server as embeddings_server,
@@ -125,6 +126,21 @@ def test_ask_eval_calibrate_and_gaps(
     assert (
         "warning: the 1 'pl' questions cannot show precision 0.97 at any threshold" in table.stderr
     )
+    # with no Polish question at all, Polish keeps the shipped default rather than a model
+    # fitted on English questions alone, and the table says so
+    english_only = tmp_path / "english.csv"
+    english_only.write_text(CALIBRATION.replace("nie pamiętam hasła,reset-hasla\n", ""), "utf-8")
+    inherited = json.loads(kb(env, "calibrate", str(english_only), "--json").stdout)
+    polish = inherited["languages"]["pl"]
+    assert polish["inherited"] == 1.0 and polish["questions"] == 0.0
+    assert polish["threshold"] == pytest.approx(default_calibration().threshold("pl"), abs=1e-4)
+    assert "inherited" not in inherited["languages"]["en"]
+    table = kb(env, "calibrate", str(english_only))
+    assert "pl (default)" in table.stdout
+    assert "no question is in 'pl': it keeps the shipped default's model" in table.stdout
+    asked = json.loads(kb(env, "ask", "Zapomniałem hasła", "--lang", "pl", "--json").stdout)
+    assert asked["threshold"] == pytest.approx(default_calibration().threshold("pl"), abs=1e-4)
+    kb(env, "calibrate", str(questions))
 
     predictions = tmp_path / "predictions.jsonl"
     evaluated = kb(env, "eval", str(questions), "--json", "--predictions", str(predictions))

@@ -142,3 +142,22 @@ def test_an_unusable_shipped_calibration_hands_everything_off(
     features = [1.0] * len(FEATURES)
     assert fallback.confidence(features, "en") < fallback.threshold("en") == 1.0
     assert fallback.threshold("pl") == 1.0
+
+
+def test_a_language_without_questions_keeps_the_inherited_model_and_threshold() -> None:
+    shipped = default()
+    calibration = fit(samples("en", 200, 1), target=0.95, inherit=shipped)
+    # English is fitted here; Polish, absent, is the shipped default's, not the English fit's
+    assert calibration.models["pl"] is shipped.models["pl"]
+    assert calibration.threshold("pl") == shipped.threshold("pl")
+    assert calibration.report["pl"]["inherited"] == 1.0
+    assert calibration.report["pl"]["questions"] == 0.0
+    assert "inherited" not in calibration.report["en"]
+    features = [0.6, 0.1, 0.2, 0.4, 0.7, 0.0, 0.1][: len(FEATURES)]
+    assert calibration.confidence(features, "pl") == shipped.confidence(features, "pl")
+    # a language with questions of its own is fitted on them, whatever it could inherit
+    both = fit(samples("en", 200, 1) + samples("pl", 60, 2), target=0.95, inherit=shipped)
+    assert both.models["pl"] is not shipped.models["pl"] and "inherited" not in both.report["pl"]
+    # and what is inherited survives storage
+    again = Calibration.from_dict(calibration.to_dict())
+    assert again.threshold("pl") == shipped.threshold("pl")
