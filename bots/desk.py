@@ -52,6 +52,7 @@ SLACK = "slack"
 NOTE_PREFIX = "note:"
 TONE_ACTIONS = {"shorter": "shorter", "friendlier": "friendlier", "formal": "formal"}
 ADMIN_COMMANDS = {"report", "gaps"}
+TEACH_CHOICES = 5  # articles offered when an admin teaches the bot a ticket's question
 REPORT_USAGE = "Usage: `/relaydesk report [today|week|month|7d|YYYY-MM-DD|A..B]`."
 KB_USAGE = "Usage: `/relaydesk kb search TEXT` · `/relaydesk kb teach SLUG QUESTION` (admins)."
 USAGE = (
@@ -416,6 +417,10 @@ class Desk:
             ]
         if action == "save_kb":
             return await self._save_kb(session, ticket, message)
+        if action == "teach_pick":
+            return await self._teach_pick(session, ticket, message)
+        if action == "teach":
+            return await self._teach(session, ticket, message)
         log.info("desk: action %s on ticket #%s not handled", action, number)
         return ()
 
@@ -628,6 +633,60 @@ class Desk:
         )
         return [self._thread_notice(ticket, note)]
 
+    async def _customer_question(self, session: AsyncSession, ticket: Ticket) -> str:
+        """The customer's first words on the ticket: the question the bot handed off."""
+        text = await session.scalar(
+            select(Message.text)
+            .where(
+                Message.ticket_id == ticket.id,
+                Message.author_kind == "customer",
+                Message.text != "",
+            )
+            .order_by(Message.id)
+            .limit(1)
+        )
+        if not text or not text.strip():
+            raise Refused(f"Ticket #{ticket.number} has no customer question to teach.")
+        return str(text).strip()
+
+    def _admin_only(self, message: InboundMessage, what: str) -> None:
+        if message.user_id not in self.admins:
+            raise Refused(f"{what} is for admins.")
+
+    async def _teach_pick(
+        self, session: AsyncSession, ticket: Ticket, message: InboundMessage
+    ) -> list[Reply]:
+        """Show the admin who pressed "Teach the bot" the articles nearest to the ticket's
+        question, to pick the one that answers it."""
+        self._admin_only(message, "Teaching the bot")
+        question = await self._customer_question(session, ticket)
+        found = await self._knowledge().search(question, ticket.language, TEACH_CHOICES)
+        if not found:
+            raise Refused("No published article to teach: publish one first.")
+        picker = blocks.teach_picker(
+            ticket.number, question, [(str(hit.slug), str(hit.title)) for hit in found]
+        )
+        text = f"Which article answers ticket #{ticket.number}?"
+        return [self._private(message, text, extra=picker, in_thread=False)]
+
+    async def _teach(
+        self, session: AsyncSession, ticket: Ticket, message: InboundMessage
+    ) -> list[Reply]:
+        """The admin picked the article that answers the ticket's question: teach it."""
+        self._admin_only(message, "Teaching the bot")
+        _number, _, slug = message.action_value.partition(":")
+        if not slug:
+            raise Refused("Pick the article that answers the question.")
+        question = await self._customer_question(session, ticket)
+        report = await self._knowledge().teach(
+            [LabelledQuestion(question, slug, ticket.language)],
+            author=f"slack:{message.user_id}",
+        )
+        if not report.added:
+            return [self._respond(message, _already_taught(question, slug), replace=True)]
+        done = _taught(report, question, f"<@{message.user_id}>")
+        return [self._thread_notice(ticket, done), self._respond(message, done, replace=True)]
+
     # ------------------------------------------------------------------ slash command
 
     async def _command(self, session: AsyncSession, message: InboundMessage) -> Sequence[Reply]:
@@ -708,8 +767,7 @@ class Desk:
     async def _kb_teach(self, message: InboundMessage, text: str) -> list[Reply]:
         """An admin adds a customer's wording to the example questions of the article that
         answers it (what `relaydesk kb teach` does), e.g. after `/relaydesk gaps`."""
-        if message.user_id not in self.admins:
-            raise Refused("`/relaydesk kb teach` is for admins.")
+        self._admin_only(message, "`/relaydesk kb teach`")
         slug, _, question = text.partition(" ")
         question = question.strip()
         if not slug or not question:
@@ -723,17 +781,9 @@ class Desk:
             )
         except KnowledgeError as exc:
             raise Refused(f"Nothing was taught: {exc}.") from None
-        quoted = blocks.escape(question)
         if not report.added:
-            return [
-                self._respond(message, f"“{quoted}” is already an example question of `{slug}`.")
-            ]
-        [target] = report.added
-        lines = [
-            f"📚 Taught “{quoted}” to `{target}`: questions worded like it now find that article."
-        ]
-        lines += [f"⚠️ {blocks.escape(warning)}" for warning in report.warnings]
-        return [self._respond(message, "\n".join(lines))]
+            return [self._respond(message, _already_taught(question, slug))]
+        return [self._respond(message, _taught(report, question))]
 
     async def _gaps(self, message: InboundMessage) -> list[Reply]:
         clusters = await self._knowledge().gaps()
@@ -801,24 +851,53 @@ class Desk:
         return reaction, ticket.id
 
     @staticmethod
-    def _respond(message: InboundMessage, text: str, extra: Any = None) -> Reply:
+    def _respond(
+        message: InboundMessage, text: str, extra: Any = None, *, replace: bool = False
+    ) -> Reply:
+        """An answer through the interaction's response_url (`replace`: instead of the
+        private message the interaction came from)."""
         meta: dict[str, Any] = {"response_url": message.meta.get("response_url"), "system": True}
         if extra is not None:
             meta["blocks"] = extra
+        if replace:
+            meta["replace_original"] = True
         return OutboundMessage(chat=message.chat, text=text, kind="notice", meta=meta), None
 
     @staticmethod
-    def _private(message: InboundMessage, text: str) -> Reply:
-        """A message only the acting user sees, where they acted."""
+    def _private(
+        message: InboundMessage, text: str, extra: Any = None, *, in_thread: bool = True
+    ) -> Reply:
+        """A message only the acting user sees, where they acted (`extra`: its blocks;
+        `in_thread` False: in the channel even when they acted in a thread or on a card)."""
         meta: dict[str, Any] = {"system": True}
+        if extra is not None:
+            meta["blocks"] = extra
         if message.kind == "command" and message.meta.get("response_url"):
             meta["response_url"] = message.meta["response_url"]
         else:
             meta["ephemeral_user"] = message.user_id
         chat = ChatRef(
-            SLACK, str(message.meta.get("channel") or message.chat.chat_id), message.chat.thread_id
+            SLACK,
+            str(message.meta.get("channel") or message.chat.chat_id),
+            message.chat.thread_id if in_thread else None,
         )
         return OutboundMessage(chat=chat, text=text, kind="notice", meta=meta), None
+
+
+def _taught(report: Any, question: str, by: str = "") -> str:
+    """What a teaching did, with its warnings (a question another article also has)."""
+    [target] = report.added
+    who = f" by {by}" if by else ""
+    lines = [
+        f"📚 Taught “{blocks.escape(question)}” to `{target}`{who}: questions worded like it "
+        "now find that article."
+    ]
+    lines += [f"⚠️ {blocks.escape(warning)}" for warning in report.warnings]
+    return "\n".join(lines)
+
+
+def _already_taught(question: str, slug: str) -> str:
+    return f"“{blocks.escape(question)}” is already an example question of `{slug}`."
 
 
 def _parse_article(text: str, number: int) -> Any:

@@ -39,9 +39,7 @@ class KnowledgeGlue:
             reason=decision.reason,
         )
 
-    async def feedback(
-        self, session: AsyncSession, answer_id: str, *, helpful: bool
-    ) -> str | None:
+    async def feedback(self, session: AsyncSession, answer_id: str, *, helpful: bool) -> str | None:
         try:
             key = int(answer_id)
         except ValueError:

@@ -16,6 +16,8 @@ from bots.messages import Button
 SECTION_MAX = 2900
 HEADER_MAX = 150
 FALLBACK_MAX = 3000
+OPTION_TEXT_MAX = 75  # a select option's text
+OPTION_VALUE_MAX = 150  # and its value
 
 CUSTOMER_PREFIX = "customer:"
 DESK_PREFIX = "desk:"
@@ -212,7 +214,44 @@ def _card_actions(view: dict[str, Any], departments: Sequence[str]) -> dict[str,
             elements.append(_button("Pending", "desk:pending", value))
         elements.append(_button("Resolve", "desk:resolve", value, "primary"))
     elements.append(_button("Save as KB draft", "desk:save_kb", value))
+    elements.append(_button("Teach the bot", "desk:teach_pick", value))
     return {"type": "actions", "block_id": f"card:{value}", "elements": elements}
+
+
+def teach_picker(number: int, question: str, articles: Sequence[tuple[str, str]]) -> list[Any]:
+    """Which of the articles nearest to a ticket's question answers it: picking one teaches
+    the question to that article (`articles` are (slug, title), nearest first)."""
+    options = [
+        {
+            "text": _plain(
+                clip(
+                    f"{clip(title, max(OPTION_TEXT_MAX - len(slug) - 3, 10))} ({slug})",
+                    OPTION_TEXT_MAX,
+                )
+            ),
+            "value": f"{number}:{slug}",
+        }
+        for slug, title in articles
+        if len(f"{number}:{slug}") <= OPTION_VALUE_MAX
+    ]
+    return [
+        _section(
+            f"*Which article answers ticket #{number}?*\n“{escape(clip(question, 500))}”\n"
+            "The one you pick learns this wording, so the bot answers questions like it."
+        ),
+        {
+            "type": "actions",
+            "block_id": f"teach:{number}",
+            "elements": [
+                {
+                    "type": "static_select",
+                    "action_id": "desk:teach",
+                    "placeholder": _plain("Article…"),
+                    "options": options,
+                }
+            ],
+        },
+    ]
 
 
 def escalation_options(view: dict[str, Any], departments: Sequence[str]) -> list[dict[str, Any]]:

@@ -302,7 +302,12 @@ class SlackChannel:
         if meta.get(IMAGE_META_KEY):
             return await self._post_chart(message, text)
         if meta.get("response_url"):
-            return await self._respond(str(meta["response_url"]), text, meta.get("blocks"))
+            return await self._respond(
+                str(meta["response_url"]),
+                text,
+                meta.get("blocks"),
+                replace=bool(meta.get("replace_original")),
+            )
         thread = message.chat.thread_id
         if thread and thread.startswith("command:"):
             thread = None
@@ -312,6 +317,7 @@ class SlackChannel:
                     channel=message.chat.chat_id,
                     user=str(meta["ephemeral_user"]),
                     text=text,
+                    blocks=meta.get("blocks") or None,
                     thread_ts=thread,
                 )
             )
@@ -366,11 +372,18 @@ class SlackChannel:
         first = files[0] if files and isinstance(files[0], dict) else {}
         return str(first.get("id") or "") or None
 
-    async def _respond(self, url: str, text: str, extra: Any) -> str | None:
+    async def _respond(
+        self, url: str, text: str, extra: Any, *, replace: bool = False
+    ) -> str | None:
+        """A private answer through a response_url; `replace`: in place of the private
+        message the interaction came from."""
         webhook = AsyncWebhookClient(url, timeout=10)
         try:
             response = await webhook.send(
-                text=text, blocks=extra or None, response_type="ephemeral"
+                text=text,
+                blocks=extra or None,
+                response_type="ephemeral",
+                replace_original=True if replace else None,
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientSendError(f"response_url: {type(exc).__name__}") from None

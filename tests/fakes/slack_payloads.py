@@ -91,15 +91,17 @@ def block_action(
     blocks: list[dict[str, Any]] | None = None,
     selected: bool = False,
     response_url: str | None = None,
+    ephemeral: bool = False,
 ) -> dict[str, Any]:
-    """A button press (or a select choice) on a message the bot posted."""
+    """A button press (or a select choice) on a message the bot posted (`ephemeral`: on
+    one only the user sees, whose payload carries no copy of the message)."""
     body = _load("interactivity/block_actions/block_actions_body_b033bd4486.json")
     body["user"].update(id=user, username=user.lower(), name=user.lower())
     body["container"] = {
         "type": "message",
         "message_ts": message_ts,
         "channel_id": channel,
-        "is_ephemeral": False,
+        "is_ephemeral": ephemeral,
     }
     body["channel"] = {"id": channel, "name": "triage"}
     body["trigger_id"] = f"{next(_ids)}.{int(time.time())}.trigger"
@@ -108,7 +110,10 @@ def block_action(
     message: dict[str, Any] = {"type": "message", "ts": message_ts, "blocks": blocks or []}
     if thread_ts:
         message["thread_ts"] = thread_ts
-    body["message"] = message
+    if ephemeral:
+        body.pop("message", None)
+    else:
+        body["message"] = message
     action = body["actions"][0]
     action.update(action_id=action_id, action_ts=next_ts())
     if selected:

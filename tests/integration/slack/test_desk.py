@@ -384,6 +384,67 @@ async def test_admins_teach_the_knowledge_base_a_wording(slack: SlackDesk, tmp_p
     assert (await kb.article("delivery-time")).questions[-1] == "where has my parcel got to"
 
 
+async def test_admins_teach_the_bot_a_tickets_question_from_its_card(
+    slack: SlackDesk, tmp_path: Path
+) -> None:
+    kb = slack.services.knowledge
+    assert kb is not None
+    question = "My parcel is late, I need a person"
+    number = await slack.hand_off(4300, question)  # before the articles: nothing answers it
+    await kb.import_path(write_articles(tmp_path / "articles"))
+    before = await kb.answer("my parcel is late and I need a person")
+    await slack.interact(press(slack, number, "teach_pick", str(number)))  # an agent
+    await slack.interact(press(slack, number, "teach_pick", str(number), user=ADMIN))
+    await slack.settle()
+    refused, picker = slack.api.calls_to("chat.postEphemeral")
+    assert refused["user"] == AGENT and "Teaching the bot is for admins." in refused["text"]
+    # the admin sees, in the channel, the articles nearest to the customer's first words
+    assert picker["user"] == ADMIN and picker["channel"] == TRIAGE
+    assert not picker.get("thread_ts")
+    [prompt, actions] = picker["blocks"]
+    assert question in prompt["text"]["text"]
+    [select_menu] = actions["elements"]
+    values = [o["value"] for o in select_menu["options"]]
+    assert f"{number}:delivery-time" in values and len(values) == len(set(values)) >= 2
+    assert all(v.startswith(f"{number}:") for v in values)
+
+    url = slack.api.response_url("teach1")
+    for _ in range(2):  # picked, then picked again
+        await slack.interact(
+            p.block_action(
+                ADMIN,
+                TRIAGE,
+                "desk:teach",
+                f"{number}:delivery-time",
+                message_ts=picker_ts(slack),
+                selected=True,
+                response_url=url,
+                ephemeral=True,
+            )
+        )
+        await slack.settle()
+    taught, known = slack.api.calls_to("response_url")
+    assert taught["replace_original"] is True and known["replace_original"] is True
+    assert taught["text"].startswith(f"📚 Taught “{question}” to `delivery-time` by <@{ADMIN}>")
+    assert f"“{question}” is already an example question of `delivery-time`" in known["text"]
+    notices = [c["text"] for c in slack.thread(number) if c["text"].startswith("📚 Taught")]
+    assert notices == [taught["text"]]  # the team sees it in the ticket's thread, once
+    history = await kb.history("delivery-time")
+    assert [(v.author, v.change) for v in history][-1] == (
+        f"slack:{ADMIN}",
+        "taught 1 example question",
+    )
+    assert (await kb.article("delivery-time")).questions[-1] == question
+    after = await kb.answer("my parcel is late and I need a person")
+    assert after.slug == "delivery-time" and after.confidence > before.confidence
+
+
+def picker_ts(slack: SlackDesk) -> str:
+    """The ts of the last private message posted (the teach picker)."""
+    [*_, (_params, answer)] = slack.api.answered("chat.postEphemeral")
+    return str(answer.get("message_ts") or "1.000")
+
+
 async def test_report_command_posts_the_summary_with_its_chart(slack: SlackDesk) -> None:
     await slack.hand_off(126)
     url = slack.api.response_url("cmd3")

@@ -84,8 +84,10 @@ def test_card_buttons_carry_the_ticket_number() -> None:
         "desk:pending",
         "desk:resolve",
         "desk:save_kb",
+        "desk:teach_pick",
     }
     assert by_id["desk:assign"]["value"] == "42"
+    assert by_id["desk:teach_pick"]["value"] == "42"
     options = [o["value"] for o in by_id["desk:escalate"]["options"]]
     assert options == ["42:tier:L2", "42:tier:L3", "42:department:orders", "42:department:account"]
 
@@ -168,3 +170,19 @@ def test_edit_modal_is_prefilled_and_keeps_where_to_send() -> None:
     element = modal["blocks"][0]["element"]
     assert element["initial_value"] == "Draft text" and element["action_id"] == b.EDIT_INPUT
     assert '"ticket":42' in modal["private_metadata"]
+
+
+def test_teach_picker_offers_the_articles_within_slacks_limits() -> None:
+    long_slug = "s" * 200  # its value would pass Slack's 150 characters: left out
+    picker = b.teach_picker(
+        42,
+        "gdzie jest moja *paczka*?",
+        [("track-order", "Tracking an order " * 10), (long_slug, "Too long"), ("faq", "FAQ")],
+    )
+    [select_menu] = actions(picker)
+    assert select_menu["action_id"] == "desk:teach"
+    options = select_menu["options"]
+    assert [o["value"] for o in options] == ["42:track-order", "42:faq"]
+    assert all(len(o["text"]["text"]) <= b.OPTION_TEXT_MAX for o in options)
+    assert options[0]["text"]["text"].endswith("… (track-order)")  # the title is cut, not the slug
+    assert "#42" in texts(picker) and "paczka" in texts(picker)
