@@ -108,9 +108,25 @@ def row_line(reader: csv.DictReader[str], row: dict[str, Any]) -> int:
     return reader.line_num - inner
 
 
+# Other names the two columns go by in labelled data sets (bitext's `instruction` and
+# `intent`, for one); the first present is used when the file has no column of our own name.
+COLUMN_ALIASES = {
+    "question": ("instruction", "text", "utterance", "query"),
+    "expected": ("intent", "slug", "label", "article"),
+}
+
+
+def _column(columns: list[str], name: str) -> str | None:
+    for candidate in (name, *COLUMN_ALIASES[name]):
+        if candidate in columns:
+            return candidate
+    return None
+
+
 def read_labelled(path: Path) -> list[LabelledQuestion]:
-    """Rows of a CSV with `question` and `expected` columns (optional `language`); an empty
-    `expected` marks a question the knowledge base must not answer."""
+    """Rows of a CSV with `question` and `expected` columns (optional `language`; each also
+    found under a common other name, see `COLUMN_ALIASES`); an empty `expected` marks a
+    question the knowledge base must not answer."""
     if not path.exists():
         raise CalibrationError(f"{path}: no such file")
     if path.is_dir():
@@ -129,7 +145,9 @@ def read_labelled(path: Path) -> list[LabelledQuestion]:
     try:
         columns = [c.strip() for c in reader.fieldnames or []]
         reader.fieldnames = columns
-        if "question" not in columns or "expected" not in columns:
+        question_column = _column(columns, "question")
+        expected_column = _column(columns, "expected")
+        if question_column is None or expected_column is None:
             raise CalibrationError(
                 f"{path}:1: needs the columns question and expected "
                 f"(found: {', '.join(columns) or 'none'})"
@@ -139,10 +157,10 @@ def read_labelled(path: Path) -> list[LabelledQuestion]:
             row = next(reader, None)
             if row is None:
                 break
-            question = (row.get("question") or "").strip()
+            question = (row.get(question_column) or "").strip()
             if not question:
                 continue
-            expected = (row.get("expected") or "").strip() or None
+            expected = (row.get(expected_column) or "").strip() or None
             language = (row.get("language") or "").strip().lower() or None
             rows.append(
                 LabelledQuestion(question, expected, language, row_line(reader, row), str(path))

@@ -167,7 +167,7 @@ def test_bad_input_is_one_line(env: dict[str, str | None], articles: Path, tmp_p
     assert json.loads(kb(env, "list", "--json").stdout) == []
     assert one_error_line(kb(env, "show", "nope")) == "error: no article with slug 'nope'"
     bad_csv = tmp_path / "bad.csv"
-    bad_csv.write_text("text,label\na,b\n")
+    bad_csv.write_text("words,answer\na,b\n")
     assert "needs the columns question and expected" in one_error_line(
         kb(env, "eval", str(bad_csv))
     )

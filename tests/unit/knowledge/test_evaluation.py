@@ -58,11 +58,31 @@ def test_read_labelled(tmp_path: Path) -> None:
     ]
 
 
+def test_read_labelled_takes_other_names_for_its_columns(tmp_path: Path) -> None:
+    # a labelled set's own header (bitext's): instruction and intent, among other columns
+    path = tmp_path / "dev.csv"
+    path.write_text(
+        "flags,instruction,category,intent,response\n"
+        'B,how do I cancel order 123?,ORDER,cancel_order,"Sure.\nFirst, log in."\n'
+        "B,what's the weather,,,\n",
+        encoding="utf-8",
+    )
+    assert [(r.question, r.expected, r.line) for r in read_labelled(path)] == [
+        ("how do I cancel order 123?", "cancel_order", 2),
+        ("what's the weather", None, 4),
+    ]
+    # our own names win over the other ones
+    both = tmp_path / "both.csv"
+    both.write_text("text,question,expected,label\nno,yes,right,wrong\n", encoding="utf-8")
+    [row] = read_labelled(both)
+    assert (row.question, row.expected) == ("yes", "right")
+
+
 def test_read_labelled_errors(tmp_path: Path) -> None:
     with pytest.raises(CalibrationError, match="no such file"):
         read_labelled(tmp_path / "missing.csv")
     wrong = tmp_path / "wrong.csv"
-    wrong.write_text("text,label\na,b\n", encoding="utf-8")
+    wrong.write_text("words,answer\na,b\n", encoding="utf-8")
     with pytest.raises(CalibrationError, match=r"wrong\.csv:1: needs the columns question and"):
         read_labelled(wrong)
     empty = tmp_path / "empty.csv"
