@@ -22,7 +22,7 @@ from bots.messages import Button, InboundMessage, OutboundMessage
 from bots.pipeline.workers import Reply
 from bots.state import ConversationState, load_state
 from bots.texts import say, status_name
-from knowledge.language import detect
+from knowledge.language import SURE, detect
 from tickets import service as tickets
 from tickets.errors import TicketError
 from tickets.models import Customer, Message, Ticket, utcnow
@@ -116,14 +116,18 @@ class Conversation:
     def _language(state: ConversationState, customer: Customer, message: InboundMessage) -> str:
         if state.language_pinned and state.language:
             return state.language
-        detected = ""
+        sure = weak = ""
         if message.text and message.kind in ("text", "edit"):
-            detected = detect(message.text, default="")
+            # a short text's weak evidence ("modify purchase", "mam problem") yields to the
+            # language the conversation already has; only a text that is clear overrides it
+            sure = detect(message.text, default="", margin=SURE)
+            weak = detect(message.text, default="")
         language = (
-            detected
+            sure
             or _supported(message.language_hint)
             or state.language
             or _supported(customer.language)
+            or weak
             or "en"
         )
         state.language = language

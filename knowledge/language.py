@@ -107,10 +107,21 @@ def scores(text: str) -> dict[str, float]:
     return {"pl": polish, "en": english}
 
 
-def detect(text: str, default: str = "en") -> str:
-    """Best guess of the language of `text` among SUPPORTED; `default` when there is no signal."""
+# Evidence margins: below TIE there is no signal; below SURE a language the conversation
+# already has (the customer's app language, their earlier messages) is the better guess. On
+# labelled sets, with the right language as that prior, SURE takes wrong guesses from 0.55% to
+# 0.06% on bitext's keyword queries ("modify purchase 123"), 0.26% to 0.01% on clinc150 and
+# 0.9% to 0% on Polish chat utterances (bench/language_detection.py); without a prior it would
+# take short Polish words ("przepraszam") for English, so it is used only where there is one.
+TIE = 0.25
+SURE = 1.0
+
+
+def detect(text: str, default: str = "en", *, margin: float = TIE) -> str:
+    """Best guess of the language of `text` among SUPPORTED; `default` when the evidence for
+    one over the other is below `margin` (`TIE`: no signal at all)."""
     evidence = scores(text)
     polish, english = evidence["pl"], evidence["en"]
-    if abs(polish - english) < 0.25:
+    if abs(polish - english) < margin:
         return default
     return "pl" if polish > english else "en"

@@ -125,6 +125,23 @@ async def test_lang_pins_the_language_until_changed(chat: Chat, kb: ScriptedKnow
     assert await chat.texts(msg("/lang en")) == ["From now on I will write in English."]
 
 
+async def test_a_short_texts_weak_evidence_yields_to_the_customers_language(
+    chat: Chat, kb: ScriptedKnowledge
+) -> None:
+    # an English customer's keyword query spelled like Polish stays English
+    await chat.texts(msg("modify purchase 3707955617", user="u5", lang="en"))
+    assert kb.calls[-1][1] == "en"
+    # a Polish customer (Telegram says so) stays Polish on an ambiguous "mam problem"
+    await chat.texts(msg("mam problem", user="u6", lang="pl"))
+    assert kb.calls[-1][1] == "pl"
+    # without anything known about the customer, the weak evidence is the best guess
+    await chat.texts(msg("modify purchase 3707955617", user="u7", lang=None))
+    assert kb.calls[-1][1] == "pl"
+    # and a clear text overrides the language the app reports
+    await chat.texts(msg("where is my parcel?", user="u8", lang="pl"))
+    assert kb.calls[-1][1] == "en"
+
+
 async def test_kb_answer_carries_feedback_buttons_and_opens_no_ticket(
     chat: Chat, kb: ScriptedKnowledge
 ) -> None:
