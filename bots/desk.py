@@ -683,9 +683,16 @@ class Desk:
             author=f"slack:{message.user_id}",
         )
         if not report.added:
-            return [self._respond(message, _already_taught(question, slug), replace=True)]
+            return [self._in_place(message, _already_taught(question, slug))]
         done = _taught(report, question, f"<@{message.user_id}>")
-        return [self._thread_notice(ticket, done), self._respond(message, done, replace=True)]
+        return [self._thread_notice(ticket, done), self._in_place(message, done)]
+
+    def _in_place(self, message: InboundMessage, text: str) -> Reply:
+        """`text` instead of the private message the user acted on (through its
+        response_url), or beside it when there is none."""
+        if message.meta.get("response_url"):
+            return self._respond(message, text, replace=True)
+        return self._private(message, text, in_thread=False)
 
     # ------------------------------------------------------------------ slash command
 

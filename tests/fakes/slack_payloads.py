@@ -105,6 +105,7 @@ def block_action(
     }
     body["channel"] = {"id": channel, "name": "triage"}
     body["trigger_id"] = f"{next(_ids)}.{int(time.time())}.trigger"
+    body.pop("response_url", None)  # the recorded one is Slack's own address: never reach it
     if response_url:
         body["response_url"] = response_url
     message: dict[str, Any] = {"type": "message", "ts": message_ts, "blocks": blocks or []}

@@ -427,6 +427,21 @@ async def test_admins_teach_the_bot_a_tickets_question_from_its_card(
     assert taught["replace_original"] is True and known["replace_original"] is True
     assert taught["text"].startswith(f"📚 Taught “{question}” to `delivery-time` by <@{ADMIN}>")
     assert f"“{question}” is already an example question of `delivery-time`" in known["text"]
+    # a pick whose payload carries no response_url is answered privately beside the menu
+    await slack.interact(
+        p.block_action(
+            ADMIN,
+            TRIAGE,
+            "desk:teach",
+            f"{number}:delivery-time",
+            message_ts=picker_ts(slack),
+            selected=True,
+            ephemeral=True,
+        )
+    )
+    await slack.settle()
+    *_, private = slack.api.calls_to("chat.postEphemeral")
+    assert private["user"] == ADMIN and "already an example question" in private["text"]
     notices = [c["text"] for c in slack.thread(number) if c["text"].startswith("📚 Taught")]
     assert notices == [taught["text"]]  # the team sees it in the ticket's thread, once
     history = await kb.history("delivery-time")
