@@ -19,7 +19,7 @@ from bots.knowledge_glue import KnowledgeGlue
 from bots.messages import InboundMessage
 from bots.pipeline.channel import Channel
 from bots.pipeline.ingest_thread import IngestLifecycle, IngestThread
-from bots.pipeline.store import release_stale_leases
+from bots.pipeline.store import HEARTBEAT, heartbeat, release_stale_leases, retire
 from bots.pipeline.workers import (
     FailedHook,
     Handler,
@@ -176,14 +176,24 @@ class Runner:
         self.services = services
         self.stop_event = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
+        self.owners: list[str] = []
 
     async def start(self) -> None:
-        if not self.services.db.is_postgres:
+        db = self.services.db
+        if not db.is_postgres:
             # One process owns a SQLite database: leases left by a crash are ours to take back.
-            async with self.services.db.session() as session:
+            async with db.session() as session:
                 await release_stale_leases(session)
         inbox, outbox = self.services.workers()
-        self.tasks = [
+        self.owners = [inbox.owner, outbox.owner]
+        self.tasks = []
+        if db.is_postgres:
+            # Replicas share the database: our heartbeat tells them we hold our leases, and
+            # when it stops (a crash) they take them over within seconds.
+            async with db.session() as session:
+                await heartbeat(session, self.owners)
+            self.tasks.append(asyncio.create_task(self._beat(), name="worker-heartbeat"))
+        self.tasks += [
             asyncio.create_task(inbox.run(self.stop_event), name="inbox-worker"),
             asyncio.create_task(outbox.run(self.stop_event), name="outbox-worker"),
         ]
@@ -203,3 +213,24 @@ class Runner:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=10)
         self.tasks = []
+        if self.owners:
+            # whatever our workers had claimed and not finished is free for another replica
+            # now, not when its lease runs out
+            try:
+                async with self.services.db.session() as session:
+                    await retire(session, self.owners)
+            except Exception:
+                log.exception("could not release the workers' leases; they run out by themselves")
+            self.owners = []
+
+    async def _beat(self) -> None:
+        while not self.stop_event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), HEARTBEAT.total_seconds())
+            if self.stop_event.is_set():
+                return
+            try:
+                async with self.services.db.session() as session:
+                    await heartbeat(session, self.owners)
+            except Exception as exc:
+                log.warning("worker heartbeat failed (%s); retrying", type(exc).__name__)

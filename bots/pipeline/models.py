@@ -53,3 +53,14 @@ class OutboxRow(PipelineBase):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     platform_message_id: Mapped[str | None] = mapped_column(String(191), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class WorkerRow(PipelineBase):
+    """A running inbox or outbox worker and when it last showed it was alive, so that another
+    replica may take over its leases soon after it dies instead of when they run out."""
+
+    __tablename__ = "pipeline_workers"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 
 from bots.db import Database
 from bots.messages import OutboundMessage
-from bots.pipeline.models import InboxRow, OutboxRow
+from bots.pipeline.models import InboxRow, OutboxRow, WorkerRow
 from tickets.models import utcnow
 
 
@@ -68,6 +68,20 @@ def enqueue(
     return row
 
 
+# A worker shows it is alive every HEARTBEAT; one silent for STALE is taken for dead and its
+# leases are free to take (instead of when they run out: 30 s in the inbox, 120 s in the
+# outbox). Rows of workers silent for FORGET are deleted.
+HEARTBEAT = timedelta(seconds=5)
+STALE = timedelta(seconds=15)
+FORGET = timedelta(hours=1)
+
+
+def _free(lease_owner: Any, lease_until: Any, now: datetime) -> Any:
+    """Whether a row's lease may be taken: none, run out, or its owner's heartbeat stopped."""
+    dead = select(WorkerRow.owner).where(WorkerRow.heartbeat_at < now - STALE)
+    return lease_until.is_(None) | (lease_until < now) | lease_owner.in_(dead)
+
+
 async def claim_inbox(
     session: AsyncSession, *, owner: str, lease: timedelta, limit: int, postgres: bool
 ) -> Sequence[InboxRow]:
@@ -78,7 +92,7 @@ async def claim_inbox(
         select(InboxRow)
         .where(
             InboxRow.state == "pending",
-            (InboxRow.lease_until.is_(None)) | (InboxRow.lease_until < now),
+            _free(InboxRow.lease_owner, InboxRow.lease_until, now),
             ~exists().where(
                 and_(
                     earlier.chat_key == InboxRow.chat_key,
@@ -119,7 +133,7 @@ async def claim_outbox(
             OutboxRow.state == "pending",
             OutboxRow.channel.in_(channels),
             OutboxRow.next_attempt_at <= now,
-            (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now),
+            _free(OutboxRow.lease_owner, OutboxRow.lease_until, now),
             ~exists().where(
                 and_(
                     earlier.chat_key == OutboxRow.chat_key,
@@ -212,4 +226,31 @@ async def release_stale_leases(session: AsyncSession) -> None:
         .where(OutboxRow.state == "pending")
         .values(lease_owner=None, lease_until=None)
     )
+    await session.commit()
+
+
+async def heartbeat(session: AsyncSession, owners: Sequence[str]) -> None:
+    """Show that these workers are alive (registering them the first time), and forget
+    workers long silent."""
+    now = utcnow()
+    for owner in owners:
+        row = await session.get(WorkerRow, owner)
+        if row is None:
+            session.add(WorkerRow(owner=owner, started_at=now, heartbeat_at=now))
+        else:
+            row.heartbeat_at = now
+    await session.execute(delete(WorkerRow).where(WorkerRow.heartbeat_at < now - FORGET))
+    await session.commit()
+
+
+async def retire(session: AsyncSession, owners: Sequence[str]) -> None:
+    """Workers that stopped: their pending rows' leases are freed at once and their
+    heartbeat rows deleted."""
+    for table in (InboxRow, OutboxRow):
+        await session.execute(
+            update(table)
+            .where(table.state == "pending", table.lease_owner.in_(list(owners)))
+            .values(lease_owner=None, lease_until=None)
+        )
+    await session.execute(delete(WorkerRow).where(WorkerRow.owner.in_(list(owners))))
     await session.commit()

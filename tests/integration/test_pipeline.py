@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import event, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,12 +17,12 @@ from bots.conversation import Conversation
 from bots.db import Database
 from bots.messages import ChatRef, InboundMessage, OutboundMessage
 from bots.pipeline.channel import PermanentSendError, TransientSendError
-from bots.pipeline.models import InboxRow, OutboxRow
-from bots.pipeline.store import enqueue, ingest
+from bots.pipeline.models import InboxRow, OutboxRow, WorkerRow
+from bots.pipeline.store import STALE, claim_outbox, enqueue, heartbeat, ingest, retire
 from bots.pipeline.workers import InboxWorker, OutboxWorker
 from tests.fakes.channel import FakeChannel
 from tickets.config import default_config
-from tickets.models import Message, Ticket
+from tickets.models import Message, Ticket, utcnow
 from tickets.service import Helpdesk
 
 HELPDESK = Helpdesk(default_config())
@@ -237,3 +237,80 @@ async def test_a_delivered_message_is_recorded_when_the_database_is_busy_not_sen
         pass
     assert [m.text for m in channel.sent] == ["hello"]
     assert await count(db, OutboxRow.id, OutboxRow.state == "sent") == 1
+
+
+async def claimed_by_a_doomed_worker(db: Database) -> InboxWorker:
+    """An event claimed by a worker that then dies mid-processing, with a lease that would
+    keep it for ten minutes."""
+    await put(db, inbound("my parcel never arrived"))
+    crashing = CrashingConversation()
+    doomed = InboxWorker(db, {"fake": FakeChannel()}, crashing, lease=timedelta(minutes=10))
+    async with db.session() as session:
+        await heartbeat(session, [doomed.owner])
+    task = asyncio.create_task(doomed.run_once())
+    await asyncio.wait_for(crashing.entered.wait(), 10)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return doomed
+
+
+async def last_heartbeat(db: Database, owner: str, seconds_ago: float) -> None:
+    async with db.session() as session:
+        row = await session.get(WorkerRow, owner)
+        assert row is not None
+        row.heartbeat_at = utcnow() - timedelta(seconds=seconds_ago)
+        await session.commit()
+
+
+async def test_a_dead_workers_leases_are_taken_over_once_its_heartbeat_stops(
+    db: Database,
+) -> None:
+    doomed = await claimed_by_a_doomed_worker(db)
+    other = InboxWorker(db, {"fake": FakeChannel()}, Conversation(HELPDESK))
+    # alive (it showed so a moment ago): its lease is respected
+    await last_heartbeat(db, doomed.owner, 2)
+    assert await other.run_once() == 0
+    # silent for longer than STALE: taken for dead, its event processed now
+    await last_heartbeat(db, doomed.owner, STALE.total_seconds() + 1)
+    assert await other.run_once() == 1
+    assert await count(db, Ticket.id) == 1
+    assert await count(db, InboxRow.id, InboxRow.state == "done") == 1
+
+
+async def test_a_lease_of_a_worker_without_heartbeats_waits_until_it_runs_out(
+    db: Database,
+) -> None:
+    doomed = await claimed_by_a_doomed_worker(db)
+    async with db.session() as session:
+        await retire(session, [])  # nothing to retire: nothing changes
+        await session.execute(delete(WorkerRow).where(WorkerRow.owner == doomed.owner))
+        await session.commit()
+    other = InboxWorker(db, {"fake": FakeChannel()}, Conversation(HELPDESK))
+    assert await other.run_once() == 0  # an owner we know nothing of may still be working
+
+
+async def test_retired_workers_leave_their_claims_free_at_once(db: Database) -> None:
+    channel = FakeChannel()
+    async with db.session() as session:
+        for text in ("one", "two"):
+            enqueue(session, OutboundMessage(chat=ChatRef("fake", text), text=text), ticket_id=None)
+        await session.commit()
+    stopping = OutboxWorker(db, {"fake": channel}, lease=timedelta(minutes=10))
+    async with db.session() as session:
+        await heartbeat(session, [stopping.owner])
+        rows = await claim_outbox(
+            session,
+            owner=stopping.owner,
+            lease=stopping.lease,
+            limit=10,
+            postgres=db.is_postgres,
+            channels=["fake"],
+        )
+    assert len(rows) == 2
+    other = OutboxWorker(db, {"fake": channel})
+    assert await other.run_once() == 0  # claimed, by a worker that is alive
+    async with db.session() as session:
+        await retire(session, [stopping.owner])
+    assert await other.run_once() == 2  # released when it stopped, not ten minutes later
+    assert sorted(m.text for m in channel.sent) == ["one", "two"]
+    assert await count(db, WorkerRow.owner) == 0
