@@ -666,6 +666,8 @@ class Desk:
         picker = blocks.teach_picker(
             ticket.number, question, [(str(hit.slug), str(hit.title)) for hit in found]
         )
+        if not picker:
+            raise Refused("The nearest articles' slugs are too long for a menu: use `kb teach`.")
         text = f"Which article answers ticket #{ticket.number}?"
         return [self._private(message, text, extra=picker, in_thread=False)]
 

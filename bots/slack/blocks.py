@@ -220,7 +220,8 @@ def _card_actions(view: dict[str, Any], departments: Sequence[str]) -> dict[str,
 
 def teach_picker(number: int, question: str, articles: Sequence[tuple[str, str]]) -> list[Any]:
     """Which of the articles nearest to a ticket's question answers it: picking one teaches
-    the question to that article (`articles` are (slug, title), nearest first)."""
+    the question to that article (`articles` are (slug, title), nearest first). Empty when
+    no article fits in a menu (a slug too long for an option's value)."""
     options = [
         {
             "text": _plain(
@@ -234,6 +235,8 @@ def teach_picker(number: int, question: str, articles: Sequence[tuple[str, str]]
         for slug, title in articles
         if len(f"{number}:{slug}") <= OPTION_VALUE_MAX
     ]
+    if not options:
+        return []
     return [
         _section(
             f"*Which article answers ticket #{number}?*\n“{escape(clip(question, 500))}”\n"

@@ -186,3 +186,4 @@ def test_teach_picker_offers_the_articles_within_slacks_limits() -> None:
     assert all(len(o["text"]["text"]) <= b.OPTION_TEXT_MAX for o in options)
     assert options[0]["text"]["text"].endswith("… (track-order)")  # the title is cut, not the slug
     assert "#42" in texts(picker) and "paczka" in texts(picker)
+    assert b.teach_picker(42, "q", [(long_slug, "Too long")]) == []  # Slack refuses empty menus
