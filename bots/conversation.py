@@ -121,7 +121,7 @@ class Conversation:
             # a short text's weak evidence ("modify purchase", "mam problem") yields to the
             # language the conversation already has; only a text that is clear overrides it
             sure = detect(message.text, default="", margin=SURE)
-            weak = detect(message.text, default="")
+            weak = sure or detect(message.text, default="")
         language = (
             sure
             or _supported(message.language_hint)

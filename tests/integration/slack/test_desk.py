@@ -410,36 +410,13 @@ async def test_admins_teach_the_bot_a_tickets_question_from_its_card(
 
     url = slack.api.response_url("teach1")
     for _ in range(2):  # picked, then picked again
-        await slack.interact(
-            p.block_action(
-                ADMIN,
-                TRIAGE,
-                "desk:teach",
-                f"{number}:delivery-time",
-                message_ts=picker_ts(slack),
-                selected=True,
-                response_url=url,
-                ephemeral=True,
-            )
-        )
-        await slack.settle()
+        await pick(slack, f"{number}:delivery-time", response_url=url)
     taught, known = slack.api.calls_to("response_url")
     assert taught["replace_original"] is True and known["replace_original"] is True
     assert taught["text"].startswith(f"📚 Taught “{question}” to `delivery-time` by <@{ADMIN}>")
     assert f"“{question}” is already an example question of `delivery-time`" in known["text"]
     # a pick whose payload carries no response_url is answered privately beside the menu
-    await slack.interact(
-        p.block_action(
-            ADMIN,
-            TRIAGE,
-            "desk:teach",
-            f"{number}:delivery-time",
-            message_ts=picker_ts(slack),
-            selected=True,
-            ephemeral=True,
-        )
-    )
-    await slack.settle()
+    await pick(slack, f"{number}:delivery-time")
     *_, private = slack.api.calls_to("chat.postEphemeral")
     assert private["user"] == ADMIN and "already an example question" in private["text"]
     notices = [c["text"] for c in slack.thread(number) if c["text"].startswith("📚 Taught")]
@@ -454,10 +431,22 @@ async def test_admins_teach_the_bot_a_tickets_question_from_its_card(
     assert after.slug == "delivery-time" and after.confidence > before.confidence
 
 
-def picker_ts(slack: SlackDesk) -> str:
-    """The ts of the last private message posted (the teach picker)."""
+async def pick(slack: SlackDesk, value: str, response_url: str | None = None) -> None:
+    """An admin chooses `value` in the teach menu (the last private message posted)."""
     [*_, (_params, answer)] = slack.api.answered("chat.postEphemeral")
-    return str(answer.get("message_ts") or "1.000")
+    await slack.interact(
+        p.block_action(
+            ADMIN,
+            TRIAGE,
+            "desk:teach",
+            value,
+            message_ts=str(answer.get("message_ts") or "1.000"),
+            selected=True,
+            response_url=response_url,
+            ephemeral=True,
+        )
+    )
+    await slack.settle()
 
 
 async def test_report_command_posts_the_summary_with_its_chart(slack: SlackDesk) -> None:
