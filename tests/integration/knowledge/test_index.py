@@ -3,6 +3,7 @@ means a hand-off, another process's changes are picked up."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,7 +28,9 @@ class HashEmbedder:
         rows = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             for word in text.lower().split():
-                rows[i, hash(word) % self.dim] += 1.0
+                # crc32, not hash(): Python salts str hashes per process, and under about 1
+                # seed in 700 the words collided so that "invoice" found another article
+                rows[i, zlib.crc32(word.encode()) % self.dim] += 1.0
         rows[rows.sum(axis=1) == 0, 0] = 1.0
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
