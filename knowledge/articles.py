@@ -11,6 +11,7 @@ import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from typing import Any
 
 import yaml
@@ -32,7 +33,11 @@ CONTENT_FIELDS = (
     "body",
 )
 MAX_TITLE = 200
+MAX_DEPARTMENT = 64
 MAX_BODY = 200_000
+# Characters no database stores as text: NUL (PostgreSQL refuses it) and lone surrogates
+# (not Unicode at all; JSON's "\ud800" escapes make them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -86,14 +91,29 @@ def slugify(text: str) -> str:
     return slug or "article"
 
 
+def storable(text: str, name: str) -> str:
+    """`text`, unless it holds a character no database stores (see `_UNSTORABLE`): then
+    ArticleFormatError names the field."""
+    found = _UNSTORABLE.search(text)
+    if found is not None:
+        what = "a NUL character" if found.group() == "\x00" else "a lone surrogate (not Unicode)"
+        raise ArticleFormatError(f"field '{name}': contains {what}")
+    return text
+
+
 def _string(value: Any, name: str, *, required: bool = False) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise ArticleFormatError(f"field '{name}': is required")
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if isinstance(value, bool | date):  # YAML reads `no`, `on`, `2024-01-31` so
+        raise ArticleFormatError(
+            f"field '{name}': must be text, got {type(value).__name__} {value!s:.20} "
+            "(put it in quotes)"
+        )
+    if not isinstance(value, str | int | float):
         raise ArticleFormatError(f"field '{name}': must be text, got {type(value).__name__}")
-    return str(value).strip()
+    return storable(str(value).strip(), name)
 
 
 def _string_list(value: Any, name: str, *, separators: str = "") -> tuple[str, ...]:
@@ -101,16 +121,16 @@ def _string_list(value: Any, name: str, *, separators: str = "") -> tuple[str, .
         return ()
     if isinstance(value, str):
         if separators:
-            parts = re.split(f"[{re.escape(separators)}]", value)
+            parts = re.split(f"[{re.escape(separators)}]", storable(value, name))
             return tuple(p.strip() for p in parts if p.strip())
-        return (value.strip(),)
+        return (storable(value.strip(), name),)
     if not isinstance(value, list):
         raise ArticleFormatError(f"field '{name}': must be a list, got {type(value).__name__}")
     out = []
     for position, item in enumerate(value, start=1):
         if not isinstance(item, str | int | float) or isinstance(item, bool):
             raise ArticleFormatError(f"field '{name}': item {position} must be text")
-        text = str(item).strip()
+        text = storable(str(item).strip(), name)
         if text:
             out.append(text)
     return tuple(out)
@@ -157,6 +177,7 @@ def from_fields(
         raise ArticleFormatError(f"field 'title': longer than {MAX_TITLE} characters")
     if len(body) > MAX_BODY:
         raise ArticleFormatError(f"field 'body': longer than {MAX_BODY} characters")
+    storable(body, "body")
     slug = _string(fields.get("slug"), "slug") or slugify(title)
     if not SLUG.match(slug):
         raise ArticleFormatError(
@@ -174,6 +195,8 @@ def from_fields(
     if status not in STATUSES:
         raise ArticleFormatError(f"field 'status': {status!r} is not one of {', '.join(STATUSES)}")
     department = _string(fields.get("department"), "department")
+    if department is not None and len(department) > MAX_DEPARTMENT:
+        raise ArticleFormatError(f"field 'department': longer than {MAX_DEPARTMENT} characters")
     tags = _string_list(fields.get("tags"), "tags", separators=list_separators or ",")
     questions = _string_list(fields.get("questions"), "questions", separators=list_separators)
     return ArticleData(

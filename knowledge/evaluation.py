@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from knowledge.articles import LANGUAGE
 from knowledge.errors import CalibrationError
 
 
@@ -108,6 +109,18 @@ def row_line(reader: csv.DictReader[str], row: dict[str, Any]) -> int:
     return reader.line_num - inner
 
 
+def csv_problem(exc: csv.Error) -> str:
+    """What a `csv.Error` from a strict reader means, for a person."""
+    if "unexpected end of data" in str(exc):
+        return "a quoted value is not closed (a '\"' is missing)"
+    return f"malformed CSV ({exc})"
+
+
+def repeated_column(columns: list[str], wanted: set[str]) -> str | None:
+    """The first of the `wanted` columns that the header names more than once."""
+    return next((c for c in columns if c in wanted and columns.count(c) > 1), None)
+
+
 # Other names the two columns go by in labelled data sets (bitext's `instruction` and
 # `intent`, for one); the first present is used when the file has no column of our own name.
 COLUMN_ALIASES = {
@@ -140,7 +153,7 @@ def read_labelled(path: Path) -> list[LabelledQuestion]:
             f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
         ) from None
     rows: list[LabelledQuestion] = []
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     start = 1  # the line the record being read starts on
     try:
         columns = [c.strip() for c in reader.fieldnames or []]
@@ -152,6 +165,9 @@ def read_labelled(path: Path) -> list[LabelledQuestion]:
                 f"{path}:1: needs the columns question and expected "
                 f"(found: {', '.join(columns) or 'none'})"
             )
+        twice = repeated_column(columns, {question_column, expected_column, "language"})
+        if twice is not None:
+            raise CalibrationError(f"{path}:1: the column {twice!r} is there twice")
         while True:
             start = reader.line_num + 1
             row = next(reader, None)
@@ -162,11 +178,16 @@ def read_labelled(path: Path) -> list[LabelledQuestion]:
                 continue
             expected = (row.get(expected_column) or "").strip() or None
             language = (row.get("language") or "").strip().lower() or None
+            if language is not None and not LANGUAGE.match(language):
+                raise CalibrationError(
+                    f"{path}:{row_line(reader, row)}: language {language!r} is not a "
+                    "two-letter code (e.g. en, pl)"
+                )
             rows.append(
                 LabelledQuestion(question, expected, language, row_line(reader, row), str(path))
             )
     except csv.Error as exc:
-        raise CalibrationError(f"{path}:{start}: malformed CSV ({exc})") from None
+        raise CalibrationError(f"{path}:{start}: {csv_problem(exc)}") from None
     if not rows:
         raise CalibrationError(f"{path}: no questions")
     return rows

@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from knowledge.articles import KNOWN_FIELDS, ArticleData, from_fields, to_markdown
+from knowledge.articles import KNOWN_FIELDS, SLUG, ArticleData, from_fields, to_markdown
 from knowledge.errors import ArticleFormatError
-from knowledge.evaluation import row_line
+from knowledge.evaluation import csv_problem, repeated_column, row_line
 from knowledge.language import detect
 
 SUFFIXES = (".md", ".markdown", ".csv", ".jsonl")
@@ -57,6 +57,8 @@ def files_under(path: Path) -> list[Path]:
     """The importable files at `path` (a file, or a folder searched recursively), sorted."""
     if not path.exists():
         raise ArticleFormatError(f"{path}: no such file or folder")
+    if not (path.is_file() or path.is_dir()):
+        raise ArticleFormatError(f"{path}: not a regular file or a folder")
     if path.is_file():
         if path.suffix.lower() not in SUFFIXES:
             raise ArticleFormatError(
@@ -95,6 +97,8 @@ def parse_path(path: Path, *, default_status: str = "draft") -> Parsed:
             result.errors.append(str(exc))
         except UnicodeDecodeError as exc:
             result.errors.append(f"{file}: not UTF-8 text (byte {exc.start})")
+    if not result.articles and not result.errors:
+        result.errors.append(f"{path}: no articles in it")
     seen: dict[str, Source] = {}
     for article, source in result.articles:
         if article.slug in seen:
@@ -126,6 +130,9 @@ def parse_markdown(path: Path, *, default_status: str = "draft") -> ArticleData:
     is the file name.
     """
     text = path.read_text(encoding="utf-8").lstrip("\ufeff")
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ArticleFormatError(f"{path}:{line}: contains a NUL character (not a text file?)")
     lines = text.splitlines()
     front_text = ""
     fields: dict[str, Any]
@@ -156,6 +163,12 @@ def parse_markdown(path: Path, *, default_status: str = "draft") -> ArticleData:
         if heading is None:
             raise ArticleFormatError(
                 f"{path}:1: no front matter ('---' … '---') and no '# Title' heading"
+            )
+        if not SLUG.match(path.stem.lower()):
+            raise ArticleFormatError(
+                f"{path}:1: without front matter the file name is the slug, and "
+                f"{path.stem.lower()!r} is not one (lower-case letters, digits, '_', '-' or '.'): "
+                "rename the file or add front matter with a slug"
             )
         fields = {"title": heading.group(1), "slug": path.stem.lower(), "body": text}
         body_line = 1
@@ -194,11 +207,17 @@ def parse_csv(
     """Articles from a CSV file with question/answer or title/body columns (and optional
     slug, language, translation_of, department, tags, status, questions; lists split on ``|``)."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = [c.strip() for c in (reader.fieldnames or [])]
+        reader = csv.DictReader(handle, strict=True)
+        try:
+            columns = [c.strip() for c in (reader.fieldnames or [])]
+        except csv.Error as exc:
+            raise ArticleFormatError(f"{path}:1: {csv_problem(exc)}") from None
         if not columns:
             raise ArticleFormatError(f"{path}:1: empty file (expected a header row)")
         reader.fieldnames = columns
+        twice = repeated_column(columns, set(KNOWN_FIELDS | {"question", "answer"}))
+        if twice is not None:
+            raise ArticleFormatError(f"{path}:1: the column {twice!r} is there twice")
         has_qa = {"question", "answer"} <= set(columns)
         has_tb = {"title", "body"} <= set(columns)
         if not (has_qa or has_tb):
@@ -209,7 +228,14 @@ def parse_csv(
         ignored = [c for c in columns if c not in KNOWN_FIELDS | {"question", "answer"}]
         if ignored:
             warnings.append(f"{path}: ignored columns: {', '.join(ignored)}")
-        for row in reader:
+        while True:
+            start = reader.line_num + 1  # the line the record being read starts on
+            try:
+                row = next(reader, None)
+            except csv.Error as exc:
+                raise ArticleFormatError(f"{path}:{start}: {csv_problem(exc)}") from None
+            if row is None:
+                break
             line = row_line(reader, row)
             if None in row:
                 raise ArticleFormatError(f"{path}:{line}: more values than columns")
@@ -226,6 +252,10 @@ def parse_csv(
                 raise ArticleFormatError(f"{path}:{line}: {exc}") from None
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def parse_jsonl(path: Path, default_status: str) -> Iterator[tuple[ArticleData, Source]]:
     """Articles from JSON Lines: one object per line with the front matter fields and `body`
     (or `question` and `answer`)."""
@@ -234,9 +264,13 @@ def parse_jsonl(path: Path, default_status: str) -> Iterator[tuple[ArticleData, 
             if not raw.strip():
                 continue
             try:
-                data = json.loads(raw)
+                data = json.loads(raw, parse_constant=_no_constant)
             except json.JSONDecodeError as exc:
                 raise ArticleFormatError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
+            except ValueError as exc:  # e.g. an integer of more than 4300 digits
+                raise ArticleFormatError(
+                    f"{path}:{number}: not valid JSON: {str(exc).split(';')[0]}"
+                ) from None
             if not isinstance(data, dict):
                 raise ArticleFormatError(f"{path}:{number}: each line must be a JSON object")
             extra = sorted(set(data) - KNOWN_FIELDS - {"question", "answer"})

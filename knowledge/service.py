@@ -24,12 +24,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge import calibration as calibration_module
 from knowledge import demo, store
-from knowledge.articles import ArticleData
+from knowledge.articles import ArticleData, storable
 from knowledge.calibration import Calibration, Sample
 from knowledge.chunking import units as article_units
 from knowledge.embeddings import Embedder
 from knowledge.entities import neutral
-from knowledge.errors import ArticleNotFoundError, CalibrationError, KnowledgeError
+from knowledge.errors import (
+    ArticleFormatError,
+    ArticleNotFoundError,
+    CalibrationError,
+    KnowledgeError,
+    KnowledgeIndexError,
+)
 from knowledge.evaluation import LabelledQuestion, Metrics, Prediction, summarise
 from knowledge.gaps import Cluster, central, cluster
 from knowledge.glossary import gloss
@@ -284,6 +290,20 @@ class KnowledgeService:
             assert self._snapshot is not None
             return self._snapshot
 
+    async def check_index(self) -> None:
+        """Raise KnowledgeIndexError when articles are published but the index holds none of
+        them (it was deleted, or is a new Chroma server), which would otherwise look like a
+        knowledge base without articles."""
+        if len(await self._current()):
+            return
+        async with self.sessions() as session:
+            published = (await store.count_articles(session)).get("published", 0)
+        if published:
+            raise KnowledgeIndexError(
+                f"the index at {self.index.where} holds none of the {published} published "
+                "articles: run `relaydesk kb reindex`"
+            )
+
     @property
     def calibration(self) -> Calibration:
         """The calibration in use (the shipped default until `kb calibrate` stores one)."""
@@ -522,7 +542,10 @@ class KnowledgeService:
                         f"{source}: translation_of {article.translation_of!r} is not an article"
                     )
             await session.commit()
-        report.index = await self.sync_index(progress=progress)
+        saved = len(report.added) + len(report.changed)
+        report.index = await self._sync_saved(
+            f"{saved} article{'' if saved == 1 else 's'} saved", progress=progress
+        )
         return report
 
     async def teach(
@@ -551,6 +574,10 @@ class KnowledgeService:
                     raise KnowledgeError(
                         f"{where}the question is longer than {MAX_QUESTION_CHARS} characters"
                     )
+                try:
+                    storable(row.question, "question")
+                except ArticleFormatError as exc:
+                    raise KnowledgeError(f"{where}{exc}") from None
                 language = row.language or detect(row.question)
                 key = (row.expected, language)
                 if key not in targets:
@@ -574,15 +601,18 @@ class KnowledgeService:
                     report.added[slug] = added
             await session.commit()
         if report.added:
-            report.index = await self.sync_index()
+            taught = sum(len(added) for added in report.added.values())
+            report.index = await self._sync_saved(
+                f"{taught} example question{'' if taught == 1 else 's'} saved"
+            )
         return report
 
     async def _change_status(self, slug: str, status: str, author: str) -> bool:
         async with self.sessions() as session:
             changed = await store.set_status(session, slug, status, author=author)
             await session.commit()
-        if changed:
-            await self.sync_index()
+        # also when nothing changed: an update that failed last time is made now
+        await self._sync_saved(f"{slug!r} is {status}")
         return changed
 
     async def publish(self, slug: str, *, author: str = "admin") -> bool:
@@ -599,7 +629,7 @@ class KnowledgeService:
             article = await store.rollback(session, slug, version, author=author)
             new_version = article.version
             await session.commit()
-        await self.sync_index()
+        await self._sync_saved(f"version {version} of {slug!r} restored as version {new_version}")
         return new_version
 
     async def history(self, slug: str) -> list[store.VersionInfo]:
@@ -626,6 +656,10 @@ class KnowledgeService:
             articles: list[ArticleData] = [store.to_data(a) for a in rows]
 
         def write() -> list[Path]:
+            for article in articles:  # before writing any, so that none is half written
+                target = folder / f"{article.slug}.md"
+                if target.exists() and not target.is_file():
+                    raise KnowledgeError(f"{target} is in the way (not a file): nothing exported")
             return [write_markdown(article, folder) for article in articles]
 
         return await asyncio.to_thread(write)
@@ -674,10 +708,9 @@ class KnowledgeService:
         re-embedded; `rebuild` starts from an empty index, e.g. after changing embedder)."""
         async with self.sessions() as session:
             articles = await store.published(session)
-        kept_calibration: dict[str, Any] | None = None
-        if rebuild:
-            kept_calibration = await asyncio.to_thread(self.index.reset)
-        indexed = await asyncio.to_thread(self.index.article_hashes)
+        # a rebuild embeds everything before it drops the old index, so a failing embedder
+        # leaves the old index (and its calibration) as it was
+        indexed = {} if rebuild else await asyncio.to_thread(self.index.article_hashes)
         wanted = {a.slug: a for a in articles}
         report = SyncReport()
         for slug, content_hash in indexed.items():
@@ -714,6 +747,7 @@ class KnowledgeService:
             vectors = await self._embed_batches(documents, progress)
 
             def write() -> None:
+                kept_calibration = self.index.reset() if rebuild else None
                 self.index.replace(
                     [*report.removed, *report.updated],
                     ids,
@@ -730,6 +764,19 @@ class KnowledgeService:
         elif not await asyncio.to_thread(self.index.exists):
             await asyncio.to_thread(self.index.reset)
         return report
+
+    async def _sync_saved(self, saved: str, *, progress: Progress | None = None) -> SyncReport:
+        """`sync_index` after a change was committed: if it fails, the error says that the
+        change is saved and the index is behind (running the command again, or
+        `kb reindex`, brings it up to date)."""
+        try:
+            return await self.sync_index(progress=progress)
+        except KnowledgeError as exc:
+            hint = "" if "kb reindex" in str(exc) else "; run `relaydesk kb reindex` once it works"
+            raise KnowledgeIndexError(
+                f"{saved}, but the index was not updated (customers are still answered from "
+                f"the old one): {exc}{hint}"
+            ) from exc
 
     async def _changed(self) -> None:
         """Tell every process the index changed, and reload ours."""
@@ -839,6 +886,7 @@ class KnowledgeService:
         whether its best match is right (raises CalibrationError on unknown articles).
         `articles_in` asks them against the published articles in that language alone, as a
         knowledge base without translations would answer them."""
+        await self.check_index()
         whole = await self._current()
         only = await self._only(articles_in) if articles_in else whole
         snapshot, ranked = await self._rank_many(rows, mode=mode, progress=progress, snapshot=only)
@@ -895,6 +943,7 @@ class KnowledgeService:
     ) -> Evaluation:
         """Decisions for labelled questions, and the metrics of `kb eval` (`calibration`
         replaces the stored one, e.g. to compare retrieval modes)."""
+        await self.check_index()
         snapshot, ranked = await self._rank_many(rows, mode=mode, progress=progress)
         self._check_expected(snapshot, rows)
         predictions = []

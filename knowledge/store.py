@@ -232,10 +232,14 @@ async def rollback(session: AsyncSession, slug: str, version: int, *, author: st
     """Bring back the content of `version` as a new version (the status is kept, so rolling
     back a published article does not unpublish it)."""
     article = await get(session, slug)
-    row = await session.scalar(
-        select(ArticleVersion).where(
-            ArticleVersion.article_id == article.id, ArticleVersion.version == version
+    row = (
+        await session.scalar(
+            select(ArticleVersion).where(
+                ArticleVersion.article_id == article.id, ArticleVersion.version == version
+            )
         )
+        if 1 <= version <= article.version  # also keeps numbers SQL cannot hold out of a query
+        else None
     )
     if row is None:
         raise ArticleNotFoundError(

@@ -45,6 +45,30 @@ app = typer.Typer(help="Curate, index, calibrate and measure the knowledge base.
 T = TypeVar("T")
 PROGRESS_FROM = 50  # show a progress bar from this many articles or units
 AUTHOR_HELP = "Who makes the change (kept in the article's history)."
+MAX_AUTHOR = 64
+
+
+def check_author(value: str) -> str:
+    """The --author option: who is kept in the history, so it must say someone."""
+    if not value.strip():
+        raise typer.BadParameter("is empty", param_hint="--author")
+    if len(value.strip()) > MAX_AUTHOR:
+        raise typer.BadParameter(f"longer than {MAX_AUTHOR} characters", param_hint="--author")
+    return value.strip()
+
+
+def check_path(value: str) -> str:
+    """A path argument given as '' (which Path reads as the current folder) is a mistake."""
+    if not value.strip():
+        raise typer.BadParameter("is empty")
+    return value
+
+
+def check_language(value: str | None) -> str | None:
+    """A --lang option: a two-letter code, in lower case."""
+    if value is not None and (len(value) != 2 or not value.isalpha()):
+        raise typer.BadParameter("must be a two-letter language code", param_hint="--lang")
+    return value.lower() if value is not None else None
 
 
 def knowledge_service(settings: Settings, db: Database) -> KnowledgeService:
@@ -135,13 +159,19 @@ def print_warnings(warnings: list[str]) -> None:
 @app.command("import")
 @handle_errors
 def import_(
-    path: Path = typer.Argument(..., help="A folder of Markdown files, a .csv or a .jsonl."),
+    given: str = typer.Argument(
+        ...,
+        metavar="PATH",
+        help="A folder of Markdown files, a .csv or a .jsonl.",
+        callback=check_path,
+    ),
     publish: bool = typer.Option(False, "--publish", help="Publish every imported article."),
-    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP),
+    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP, callback=check_author),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Import articles: new ones are added, changed ones get a new version, identical ones
     are skipped. Nothing is imported while any file is bad."""
+    path = Path(given)
     try:
         problems = parse_path(path).errors
     except ArticleFormatError as exc:
@@ -191,7 +221,9 @@ def import_(
 @handle_errors
 def list_(
     status: str | None = typer.Option(None, "--status", help="draft, published or archived."),
-    language: str | None = typer.Option(None, "--lang", help="Only this language."),
+    language: str | None = typer.Option(
+        None, "--lang", help="Only this language.", callback=check_language
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Articles by slug."""
@@ -237,6 +269,8 @@ def show(
 
 def _status_change(slugs: list[str], author: str, publish: bool) -> None:
     async def change(kb: KnowledgeService) -> list[tuple[str, bool]]:
+        for slug in slugs:  # all of them exist, or none changes
+            await kb.article(slug)
         out = []
         for slug in slugs:
             done = await (kb.publish if publish else kb.archive)(slug, author=author)
@@ -256,7 +290,7 @@ def _status_change(slugs: list[str], author: str, publish: bool) -> None:
 @handle_errors
 def publish(
     slugs: list[str] = typer.Argument(..., help="Article slugs."),
-    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP),
+    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP, callback=check_author),
 ) -> None:
     """Make articles answerable to customers."""
     _status_change(slugs, author, publish=True)
@@ -266,7 +300,7 @@ def publish(
 @handle_errors
 def archive(
     slugs: list[str] = typer.Argument(..., help="Article slugs."),
-    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP),
+    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP, callback=check_author),
 ) -> None:
     """Stop answering from articles (they keep their history)."""
     _status_change(slugs, author, publish=False)
@@ -300,12 +334,12 @@ def history(
     console.print(table)
 
 
-@app.command("rollback")
+@app.command("rollback", context_settings={"ignore_unknown_options": True})  # VERSION -1
 @handle_errors
 def rollback(
     slug: str = typer.Argument(..., help="Article slug."),
     version: int = typer.Argument(..., help="The version whose content comes back."),
-    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP),
+    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP, callback=check_author),
 ) -> None:
     """Bring back an earlier version's content (as a new version; the status is kept)."""
     if version < 1:
@@ -323,7 +357,7 @@ def teach(
     file: Path | None = typer.Option(
         None, "--file", help="CSV with question and expected (slug) columns, as for kb eval."
     ),
-    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP),
+    author: str = typer.Option("admin", "--author", help=AUTHOR_HELP, callback=check_author),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Add customers' questions to the example questions of the articles that answer them
@@ -384,10 +418,13 @@ def teach(
 @app.command("export")
 @handle_errors
 def export(
-    folder: Path = typer.Argument(..., help="Folder to write <slug>.md files into."),
+    given: str = typer.Argument(
+        ..., metavar="DIR", help="Folder to write <slug>.md files into.", callback=check_path
+    ),
     status: str | None = typer.Option(None, "--status", help="Only articles in this status."),
 ) -> None:
     """Write articles as Markdown with front matter (`kb import` reads them back)."""
+    folder = Path(given)
     if folder.exists() and not folder.is_dir():
         fail(f"{folder} is a file, not a folder")
     written = with_service(lambda kb: kb.export(folder, status=status))
@@ -481,12 +518,12 @@ def ask(
     """The decision the bot would take, with sources and calibrated confidence."""
     if not text.strip():
         raise typer.BadParameter("the question is empty", param_hint="TEXT")
-    if lang is not None and (len(lang) != 2 or not lang.isalpha()):
-        raise typer.BadParameter("must be a two-letter language code", param_hint="--lang")
+    lang = check_language(lang)
 
     async def _ask(kb: KnowledgeService) -> dict[str, Any]:
         await kb.rank(text, lang)  # surfaces index problems as one-line errors
-        return (await kb.answer(text, lang.lower() if lang else None)).to_dict()
+        await kb.check_index()
+        return (await kb.answer(text, lang)).to_dict()
 
     data = with_service(_ask)
     if as_json:
@@ -577,6 +614,8 @@ def gaps(
     ),
 ) -> None:
     """Handed-off and 👎 questions, clustered, largest first, with the nearest article."""
+    if min_size < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--min-size")
     if csv_out is not None and csv_out.is_dir():
         fail(f"{csv_out} is a folder, not a file")
     if csv_out is not None and not csv_out.parent.is_dir():

@@ -256,3 +256,48 @@ def test_openai_embedder_and_mixing_refused(
     wrong_key = {**remote, "OPENAI_API_KEY": "nope"}
     refused = one_error_line(kb(wrong_key, "reindex"))
     assert "the embeddings server answered 401: Incorrect API key provided" in refused
+
+
+def usage_error(result: Result) -> str:
+    """Typer's usage error (exit code 2), squeezed onto one line."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    return " ".join(result.stderr.replace("│", " ").split())
+
+
+def test_wrong_input_changes_nothing_and_says_what_is_wrong(
+    env: dict[str, str | None], articles: Path, tmp_path: Path
+) -> None:
+    CliRunner().invoke(app, ["init"], env=env)
+    kb(env, "import", str(articles))
+    # the draft was published before the unknown slug stopped the command, and nothing said so
+    line = one_error_line(kb(env, "publish", "gift-cards", "nope"))
+    assert line == "error: no article with slug 'nope'"
+    assert json.loads(kb(env, "show", "gift-cards", "--json").stdout)["status"] == "draft"
+
+    # each of these was accepted: '' as the current folder, an empty author in the history,
+    # a cluster size below 1, a language no article can have
+    assert "Invalid value for 'PATH': is empty" in usage_error(kb(env, "import", ""))
+    assert "Invalid value for 'DIR': is empty" in usage_error(kb(env, "export", ""))
+    empty_author = usage_error(kb(env, "publish", "gift-cards", "--author", " "))
+    assert "Invalid value for --author: is empty" in empty_author
+    assert "--min-size: must be at least 1" in usage_error(kb(env, "gaps", "--min-size", "0"))
+    wrong_language = usage_error(kb(env, "list", "--lang", "english"))
+    assert "--lang: must be a two-letter language code" in wrong_language
+    # was "No such option: -1"
+    negative = usage_error(kb(env, "rollback", "gift-cards", "-1"))
+    assert "Invalid value for VERSION: versions start at 1" in negative
+    assert json.loads(kb(env, "history", "gift-cards", "--json").stdout)[-1]["version"] == 1
+
+    # a lost index (here: the database, with a data folder of its own) looked like a
+    # knowledge base without articles
+    lost = {
+        **env,
+        "RELAYDESK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'relaydesk.db'}",
+        "RELAYDESK_DATA_DIR": str(tmp_path / "lost"),
+    }
+    line = one_error_line(kb(lost, "ask", "I forgot my password"))
+    assert line == (
+        f"error: the index at {tmp_path / 'lost' / 'index'} holds none of the 3 published "
+        "articles: run `relaydesk kb reindex`"
+    )

@@ -201,3 +201,42 @@ async def test_teach_skips_a_translation_that_is_not_published(
     question = LabelledQuestion("nie mogę się zalogować", "reset-password", "pl")
     report = await kb.teach([question])
     assert report.added == {"reset-password": ["nie mogę się zalogować"]}
+
+
+async def test_text_a_database_cannot_store_is_refused_before_saving(
+    kb: KnowledgeService, articles: Path, tmp_path: Path
+) -> None:
+    # on PostgreSQL each of these was a traceback from the database (NUL in text, a
+    # department over its 64 characters), on SQLite it was stored
+    (articles / "nul.md").write_bytes(b"---\ntitle: N\n---\nbody\x00\n")
+    with pytest.raises(ArticleFormatError, match=r"nul\.md:4: contains a NUL character"):
+        await kb.import_path(articles)
+    (articles / "nul.md").write_text(f"---\ntitle: N\ndepartment: {'d' * 65}\n---\nbody\n")
+    with pytest.raises(ArticleFormatError, match=r"nul\.md:3: field 'department': longer than"):
+        await kb.import_path(articles)
+    assert await kb.articles() == []
+    (articles / "nul.md").unlink()
+    await kb.import_path(articles)
+    with pytest.raises(KnowledgeError, match=r"^t\.csv:2: field 'question': contains a NUL"):
+        await kb.teach([LabelledQuestion("where\x00is it", "delivery-time", "en", 2, "t.csv")])
+    assert len(await kb.history("delivery-time")) == 1
+
+
+async def test_rollback_to_a_version_no_database_integer_holds(
+    kb: KnowledgeService, articles: Path
+) -> None:
+    await kb.import_path(articles)
+    # was OverflowError (SQLite) or a DBAPIError (PostgreSQL) from the version lookup
+    with pytest.raises(ArticleNotFoundError, match=r"has no version 10{20} \(it has 1 to 1\)"):
+        await kb.rollback("reset-password", 10**20)
+
+
+async def test_export_writes_nothing_when_a_file_is_in_the_way(
+    kb: KnowledgeService, articles: Path, tmp_path: Path
+) -> None:
+    await kb.import_path(articles)
+    folder = tmp_path / "export"
+    (folder / "reset-password.md").mkdir(parents=True)
+    with pytest.raises(KnowledgeError, match=r"reset-password\.md is in the way \(not a file\)"):
+        await kb.export(folder)
+    assert [p.name for p in folder.iterdir()] == ["reset-password.md"]  # nothing half written

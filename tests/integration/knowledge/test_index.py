@@ -3,6 +3,7 @@ means a hand-off, another process's changes are picked up."""
 
 from __future__ import annotations
 
+import shutil
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from bots.db import Database
 from knowledge.embeddings import USEEmbedder, Vectors
-from knowledge.errors import KnowledgeError, KnowledgeIndexError
+from knowledge.errors import EmbedderError, KnowledgeError, KnowledgeIndexError
 from knowledge.evaluation import LabelledQuestion
 from knowledge.retrieval import FEATURES
 from knowledge.service import KnowledgeService
@@ -203,3 +204,84 @@ async def test_samples_can_be_asked_against_one_languages_articles_alone(
     assert alone.features != own.features
     ranking, _ = await kb.rank(rows[0].question, "pl")
     assert ranking.top is not None and ranking.top.slug == "reset-hasla"  # the index is whole
+
+
+class DownEmbedder(HashEmbedder):
+    """The same embedder as HashEmbedder, while its server is down."""
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        raise EmbedderError("the embeddings server failed: ConnectError")
+
+
+async def test_a_failed_reindex_leaves_the_index_and_its_calibration(
+    sqlite_db: Database, tmp_path: Path, articles: Path
+) -> None:
+    data = tmp_path / "data"
+    kb = KnowledgeService(sqlite_db.sessions, data, HashEmbedder())
+    await kb.import_path(articles)
+    stored = {"features": ["x"], "source": "mine"}
+    kb.index.store_calibration(stored)
+    await kb.close()
+
+    down = KnowledgeService(sqlite_db.sessions, data, DownEmbedder())
+    with pytest.raises(EmbedderError, match="ConnectError"):
+        await down.reindex()
+    await down.close()
+    # the rebuild used to drop the index first: every question was handed off afterwards,
+    # and the calibration was gone
+    again = KnowledgeService(sqlite_db.sessions, data, HashEmbedder())
+    assert again.index.calibration() == stored
+    assert (await again.search("forgot password", "en"))[0].slug == "reset-password"
+    await again.close()
+
+
+async def test_a_change_saved_without_its_index_update_says_so_and_is_retried(
+    sqlite_db: Database, tmp_path: Path, articles: Path
+) -> None:
+    data = tmp_path / "data"
+    down = KnowledgeService(sqlite_db.sessions, data, DownEmbedder())
+    with pytest.raises(KnowledgeIndexError) as error:
+        await down.import_path(articles)
+    assert str(error.value).startswith(
+        "4 articles saved, but the index was not updated (customers are still answered from "
+        "the old one): the embeddings server failed: ConnectError; run `relaydesk kb reindex`"
+    )
+    with pytest.raises(KnowledgeIndexError, match=r"^'gift-cards' is published, but the index"):
+        await down.publish("gift-cards")
+    await down.close()
+
+    up = KnowledgeService(sqlite_db.sessions, data, HashEmbedder())
+    assert await up.publish("gift-cards") is False  # already published, and the index caught up
+    assert sorted(up.index.article_hashes()) == [
+        "delivery-time",
+        "gift-cards",
+        "reset-hasla",
+        "reset-password",
+    ]
+    await up.close()
+
+
+async def test_an_index_missing_its_articles_is_not_an_empty_knowledge_base(
+    sqlite_db: Database, tmp_path: Path, articles: Path
+) -> None:
+    data = tmp_path / "data"
+    kb = KnowledgeService(sqlite_db.sessions, data, HashEmbedder())
+    await kb.import_path(articles)
+    await kb.close()
+    shutil.rmtree(data / "index")  # e.g. a restored database without its index
+
+    bare = KnowledgeService(sqlite_db.sessions, data, HashEmbedder())
+    rows = [LabelledQuestion("forgot my password", "reset-password", "en")]
+    # was "expected article 'reset-password' is not published" (it is)
+    expected = (
+        f"the index at {data / 'index'} holds none of the 3 published articles: "
+        "run `relaydesk kb reindex`"
+    )
+    with pytest.raises(KnowledgeIndexError) as error:
+        await bare.evaluate(rows)
+    assert str(error.value) == expected
+    with pytest.raises(KnowledgeIndexError, match="holds none of the 3 published articles"):
+        await bare.calibrate(rows)
+    await bare.reindex()
+    await bare.check_index()
+    await bare.close()

@@ -107,3 +107,25 @@ def test_labelled_rows_know_where_they_came_from(tmp_path: Path) -> None:
     [row] = read_labelled(path)
     assert row.where == f"{path}:2"
     assert LabelledQuestion("q", None, "en", 7).where == "line 7"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # an unclosed quote read the rest of the file as one question, and eval went on
+        (
+            'question,expected\n"where is it,track-order\nhello,\n',
+            ":2: a quoted value is not closed",
+        ),
+        ("question,expected,expected\nhi,a,b\n", ":1: the column 'expected' is there twice"),
+        ("question,expected,language\nhi,a,english\n", ":2: language 'english' is not a two"),
+    ],
+)
+def test_read_labelled_refuses_what_it_would_misread(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CalibrationError) as error:
+        read_labelled(path)
+    assert str(error.value).startswith(f"{path}{message}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,94 @@ def test_content_hash_sees_every_content_field() -> None:
 
 def test_slugify_folds_polish_letters() -> None:
     assert slugify("Łatwy zwrot — w 30 dni!") == "latwy-zwrot-w-30-dni"
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        # PostgreSQL refuses NUL in text (a traceback); lone surrogates are not Unicode at all
+        ("nul.md", b"---\ntitle: T\n---\nbody\x00\n", ":4: contains a NUL character"),
+        ("nul.csv", b"title,body\nT,b\x00c\n", ":2: field 'body': contains a NUL character"),
+        (
+            "nul.jsonl",
+            b'{"title": "T", "body": "b\\u0000c"}\n',
+            ":1: field 'body': contains a NUL character",
+        ),
+        (
+            "surrogate.jsonl",
+            b'{"title": "T\\ud800", "body": "b"}\n',
+            ":1: field 'title': contains a lone surrogate (not Unicode)",
+        ),
+        (
+            "department.md",
+            b"---\ntitle: T\ndepartment: " + b"d" * 65 + b"\n---\nbody\n",
+            ":3: field 'department': longer than 64 characters",
+        ),
+    ],
+)
+def test_text_no_database_can_store_is_refused(
+    tmp_path: Path, name: str, raw: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(raw)
+    [error] = parse_path(path).errors
+    assert error.startswith(f"{path}{message}")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # a value over the csv module's field limit was a traceback
+        ("title,body\nT," + "x" * 140_000 + "\n", ":2: malformed CSV (field larger than"),
+        # an unclosed quote swallowed the rest of the file and blamed an empty body
+        ('title,body\nA,B\n"C,D\nE,F\n', ":3: a quoted value is not closed"),
+        # a repeated column silently lost one of its values
+        ("title,body,title\nA,B,C\n", ":1: the column 'title' is there twice"),
+        ("title,body\n", ": no articles in it"),
+    ],
+)
+def test_malformed_csv_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, "faq.csv", text)
+    [error] = parse_path(path).errors
+    assert error.startswith(f"{path}{message}")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        # json.loads raises a ValueError (not a JSONDecodeError) for a 5,000-digit number
+        ('{"title": ' + "1" * 5000 + ', "body": "b"}', ":1: not valid JSON: Exceeds the limit"),
+        ('{"title": NaN, "body": "b"}', ":1: not valid JSON: NaN is not a JSON value"),
+    ],
+)
+def test_jsonl_numbers_json_does_not_have(tmp_path: Path, line: str, message: str) -> None:
+    path = write(tmp_path, "kb.jsonl", line + "\n")
+    [error] = parse_path(path).errors
+    assert error.startswith(f"{path}{message}")
+
+
+def test_what_is_not_a_file_or_folder_or_has_no_articles(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.md"
+    os.mkfifo(fifo)
+    with pytest.raises(ArticleFormatError, match=r"pipe\.md: not a regular file or a folder$"):
+        parse_path(fifo)
+    empty = write(tmp_path, "empty.jsonl", "\n")
+    assert parse_path(empty).errors == [f"{empty}: no articles in it"]
+
+
+def test_yaml_values_that_are_not_text_say_to_quote_them(tmp_path: Path) -> None:
+    path = write(tmp_path, "no.md", "---\ntitle: T\nlanguage: no\n---\nbody\n")
+    with pytest.raises(ArticleFormatError) as error:
+        parse_markdown(path)
+    assert str(error.value) == (
+        f"{path}:3: field 'language': must be text, got bool False (put it in quotes)"
+    )
+
+
+def test_a_file_name_that_cannot_be_a_slug_says_so(tmp_path: Path) -> None:
+    path = write(tmp_path, "My notes.md", "# Notes\n\nText.\n")
+    with pytest.raises(ArticleFormatError) as error:
+        parse_markdown(path)
+    assert str(error.value).startswith(
+        f"{path}:1: without front matter the file name is the slug, and 'my notes' is not one"
+    )
