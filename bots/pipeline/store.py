@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,24 @@ from bots.messages import OutboundMessage
 from bots.pipeline.models import InboxRow, OutboxRow, WorkerRow
 from tickets.models import utcnow
 
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""NUL, which PostgreSQL text cannot hold, and UTF-16 surrogates left alone by a `\\udXXX`
+escape or by bytes that are not UTF-8 read from a terminal, which no UTF-8 database can hold:
+JSON allows both, but no text a person wrote has them."""
+
+
+def storable(value: Any) -> Any:
+    """`value` with NUL and lone surrogates in its strings (keys included) replaced by U+FFFD,
+    one UTF-16 unit each, so Telegram's entity offsets stay right: such an event is stored and
+    answered rather than refused on every redelivery."""
+    if isinstance(value, str):
+        return UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
+
 
 async def ingest(
     db: Database,
@@ -27,12 +46,13 @@ async def ingest(
     chat_key: str,
     payload: dict[str, Any],
 ) -> bool:
-    """Commit one platform event to the inbox. False when it was already there (redelivery)."""
+    """Commit one platform event to the inbox (see `storable`). False when it was already
+    there (redelivery)."""
     values = {
         "channel": channel,
-        "platform_id": platform_id[:191],
-        "chat_key": chat_key[:191],
-        "payload": json.dumps(payload, ensure_ascii=False),
+        "platform_id": storable(platform_id)[:191],
+        "chat_key": storable(chat_key)[:191],
+        "payload": json.dumps(storable(payload), ensure_ascii=False),
         "state": "pending",
         "attempts": 0,
         "received_at": utcnow(),

@@ -72,7 +72,7 @@ def setup(services: Services) -> SlackChannel:
     app = build_app(
         client, services.ingest_thread(), signing_secret=secret, wakeup=services.inbox_wakeup
     )
-    routes: list[BaseRoute] = [events_route(app)] if secret is not None else []
+    routes: list[BaseRoute] = [events_route(app, secret)] if secret is not None else []
     lifecycle = SlackLifecycle(app, client, app_token=app_token)
     services.add_channel(channel, routes, lifecycle)
     services.sent_hooks.append(channel.on_sent)

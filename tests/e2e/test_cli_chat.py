@@ -54,6 +54,29 @@ def test_chat_opens_a_ticket_that_tickets_list_shows(tmp_path: Path) -> None:
     assert texts[1][0] == "bot" and "#1001" in texts[1][1]
 
 
+def test_chat_keeps_a_line_with_bytes_that_are_not_utf8_or_a_nul(tmp_path: Path) -> None:
+    env = clean_env(tmp_path)
+    # As under the C locale: bytes that are not UTF-8 reach input() as lone surrogates.
+    env["PYTHONIOENCODING"] = "utf-8:surrogateescape"
+    assert relaydesk("init", env=env).returncode == 0
+    chat = subprocess.run(
+        [*RELAYDESK, "chat"],
+        input=b"my card \xff\xfe was charged\x00 twice\n",
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    stderr = chat.stderr.decode("utf-8", "replace")
+    assert chat.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert b"#1001" in chat.stdout
+    shown = relaydesk("tickets", "show", "1001", "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    first = json.loads(shown.stdout)["messages"][0]
+    assert first["text"] == "my card \ufffd\ufffd was charged\ufffd twice"
+
+
 def test_bad_input_is_one_line_and_non_zero(tmp_path: Path) -> None:
     env = clean_env(tmp_path)
     assert relaydesk("init", env=env).returncode == 0

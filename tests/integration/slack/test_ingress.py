@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
+from urllib.parse import urlencode
 
+import pytest
 from sqlalchemy import select
 
 from bots.pipeline.models import InboxRow
@@ -88,3 +91,70 @@ async def test_ssl_check_is_answered_without_storing(slack: SlackDesk) -> None:
     response = await slack.command(fields)
     assert response.status_code == 200
     assert await inbox_rows(slack) == []
+
+
+async def test_bodies_bolt_cannot_read_are_refused_without_a_traceback(
+    slack: SlackDesk, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bolt parses the body before it checks the signature; a body it cannot read, or a
+    timestamp that is not a number, used to escape as a 500 with a traceback."""
+    bad_json = "{not json"
+    unsigned = await slack.post(bad_json, headers={"Content-Type": "application/json"})
+    signed = await slack.post(bad_json, headers=signed_headers(SECRET, bad_json))
+    bad_payload = urlencode({"payload": "{not json"})
+    signed_form = await slack.post(bad_payload)
+    a_list = await slack.post(
+        "[1, 2]", headers=signed_headers(SECRET, "[1, 2]", content_type="application/json")
+    )
+    body = event_body(p.dm_message("UCUST4", "DCUST4", "hi"))
+    timestamp = {**signed_headers(SECRET, body), "X-Slack-Request-Timestamp": "soon"}
+    not_a_time = await slack.post(body, headers=timestamp)
+    assert [r.status_code for r in (unsigned, signed, signed_form, a_list, not_a_time)] == [
+        401,
+        400,
+        400,
+        400,
+        401,
+    ]
+    assert signed.json() == {"error": "not a Slack request body"}
+    assert await inbox_rows(slack) == []
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+
+
+async def test_a_signed_body_of_a_shape_relaydesk_cannot_read_is_kept_as_failed(
+    slack: SlackDesk, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Acknowledged, stored and marked failed with a line in the log: not a 500 that Slack
+    retries, and not a traceback."""
+    event = p.dm_message("UCUST5", "DCUST5", "hi")
+    event["event"]["subtype"], event["event"]["message"] = "message_changed", "not an object"
+    press = p.block_action("UAGENT1", "CPAYMENTS", "desk:assign", "1", message_ts="100.300")
+    press["actions"] = ["not an object"]
+    assert (await slack.event(event)).status_code == 200
+    assert (await slack.event(event, retry=1)).status_code == 200
+    assert (await slack.interact(press)).status_code == 200
+    await slack.settle()
+    rows = await inbox_rows(slack)
+    assert [(r.platform_id, r.chat_key, r.state) for r in rows] == [
+        (event["event_id"], "slack:unreadable", "failed"),
+        (f"interaction:{press['trigger_id']}", "slack:unreadable", "failed"),
+    ]
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    kept = [r.getMessage() for r in caplog.records if "kept unparsed" in r.getMessage()]
+    assert kept == [f"slack: {event['event_id']} kept unparsed: AttributeError"] * 2 + [
+        f"slack: interaction:{press['trigger_id']} kept unparsed: AttributeError"
+    ]
+
+
+async def test_a_dm_with_a_nul_or_a_lone_surrogate_is_stored_and_answered(slack: SlackDesk) -> None:
+    """JSON allows `\\u0000` and an unpaired `\\ud800`; no database stores them in text.
+    Stored with U+FFFD in their place, not refused with a 503 on every retry."""
+    dm = p.dm_message("UCUST6", "DCUST6", "PLACEHOLDER")
+    body = event_body(dm).replace("PLACEHOLDER", "my card \\u0000 was \\ud800 charged twice")
+    assert (await slack.post(body)).status_code == 200
+    await slack.settle()
+    (row,) = [r for r in await inbox_rows(slack) if r.platform_id == dm["event_id"]]
+    assert row.state == "done"
+    assert json.loads(row.payload)["event"]["text"] == "my card \ufffd was \ufffd charged twice"
+    replies = [c for c in slack.api.calls_to("chat.postMessage") if c["channel"] == "DCUST6"]
+    assert len(replies) == 1 and "#" in replies[0]["text"]

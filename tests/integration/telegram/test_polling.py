@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import select
 
 from bots.db import Database
+from bots.pipeline.models import InboxRow
 from bots.schema import upgrade
 from bots.telegram.channel import TelegramChannel, make_bot
 from bots.telegram.lifecycle import Poller
@@ -100,3 +102,26 @@ async def test_a_batch_fetched_again_after_a_crash_is_stored_once(
     assert await restarted.store(batch) == 0
     assert restarted.offset == 930003
     await channel.shutdown()
+
+
+async def test_a_batch_with_a_nul_or_a_lone_surrogate_is_stored_and_confirmed(
+    db: Database, api: FakeTelegramApi
+) -> None:
+    """One update the database cannot take as it is must not hold the whole bot back: the
+    batch would be fetched again forever. It is stored with U+FFFD in place of the two."""
+    channel = TelegramChannel(make_bot(TOKEN, api.url))
+    poller = Poller(channel, db)
+    batch = [
+        message_update(5206, "refund \x00 please", update_id=940001),
+        message_update(5207, "broken \ud800 text", update_id=940002),
+        message_update(5208, "hello", update_id=940003),
+    ]
+    try:
+        assert await poller.store(batch) == 3
+    finally:
+        await channel.shutdown()
+    assert poller.offset == 940004
+    async with db.session() as session:
+        payloads = list(await session.scalars(select(InboxRow.payload).order_by(InboxRow.id)))
+    texts = [json.loads(p)["message"]["text"] for p in payloads]
+    assert texts == ["refund \ufffd please", "broken \ufffd text", "hello"]

@@ -87,6 +87,24 @@ async def test_bodies_that_are_not_updates_are_refused_and_nothing_is_stored(
     assert await desk.inbox() == 0
 
 
+async def test_text_with_a_nul_or_a_lone_surrogate_is_stored_and_answered(desk: Relaydesk) -> None:
+    """JSON allows `\\u0000` and an unpaired `\\ud800`; PostgreSQL text cannot hold the first
+    and no UTF-8 database the second. The update is stored with U+FFFD in their place and
+    answered, not refused with a 503 that Telegram would repeat forever."""
+    update = message_update(4110, "PLACEHOLDER")
+    raw = json.dumps(update).replace("PLACEHOLDER", "my card \\u0000 was \\ud800 charged twice")
+    response = await desk.post(None, raw=raw.encode())
+    assert response.status_code == 200
+    (call,) = await desk.api.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == 4110)
+    await desk.settle()
+    async with desk.db.session() as session:
+        (stored,) = (await session.scalars(select(Message).where(Message.direction == "in"))).all()
+        ticket = (await session.scalars(select(Ticket))).one()
+    assert stored.text == "my card \ufffd was \ufffd charged twice"
+    assert f"#{ticket.number}" in call.params["text"]
+    assert await desk.count(InboxRow.id, InboxRow.state == "done") == 1
+
+
 async def test_the_same_update_delivered_twice_gets_one_reply(desk: Relaydesk) -> None:
     update = message_update(4104, "My invoice is wrong")
     first = await desk.post(update)
