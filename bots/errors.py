@@ -21,3 +21,9 @@ class NotFoundError(RelaydeskError):
 
 class InputError(RelaydeskError):
     """A command or request got input it cannot use."""
+
+
+class RetryLater(RelaydeskError):
+    """A stored event cannot be handled yet, through no fault of its own (the Telegram bot
+    does not know its own username until getMe answers): the inbox tries it again after a
+    pause, for as long as it takes, without counting a failed attempt."""

@@ -186,8 +186,16 @@ async def finish_inbox(session: AsyncSession, row_id: int, owner: str) -> bool:
 
 
 async def release_inbox(
-    session: AsyncSession, row_id: int, *, error: str, retry_at: datetime, give_up: bool
+    session: AsyncSession,
+    row_id: int,
+    *,
+    error: str,
+    retry_at: datetime,
+    give_up: bool,
+    count_attempt: bool = True,
 ) -> None:
+    """Hand a claimed row back: failed for good, or pending until `retry_at`; without
+    `count_attempt` the claim that took it does not count towards its attempts."""
     await session.execute(
         update(InboxRow)
         .where(InboxRow.id == row_id)
@@ -196,6 +204,7 @@ async def release_inbox(
             error=error[:500],
             lease_owner=None,
             lease_until=retry_at,
+            **({} if count_attempt else {"attempts": InboxRow.attempts - 1}),
         )
     )
     await session.commit()

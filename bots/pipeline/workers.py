@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots import metrics
 from bots.db import Database
-from bots.errors import RelaydeskError
+from bots.errors import RelaydeskError, RetryLater
 from bots.messages import InboundMessage, OutboundMessage
 from bots.pipeline import store
 from bots.pipeline.channel import Channel, SendError
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 INBOX_LEASE = timedelta(seconds=30)
 OUTBOX_LEASE = timedelta(seconds=120)
 MAX_INBOX_ATTEMPTS = 5
+RETRY_LATER = 10.0  # seconds (at most) between tries of an event that cannot be handled yet
 RECORD_ATTEMPTS = 6  # marking a delivered row sent; each try waits out SQLite's busy timeout
 
 
@@ -158,6 +159,19 @@ class InboxWorker:
                     log.warning("inbox row %s: lease lost, left for its new owner", row_id)
                     return False
                 await session.commit()
+        except RetryLater as exc:
+            delay = random.uniform(0.5, 1.0) * RETRY_LATER
+            log.warning("inbox row %s (%s) waits %.0f s: %s", row_id, channel_name, delay, exc)
+            async with self.db.session() as session:
+                await store.release_inbox(
+                    session,
+                    row_id,
+                    error=str(exc),
+                    retry_at=utcnow() + timedelta(seconds=delay),
+                    give_up=False,
+                    count_attempt=False,
+                )
+            return False
         except MalformedPayload as exc:
             log.warning("inbox row %s (%s) ignored: %s", row_id, channel_name, exc)
             async with self.db.session() as session:

@@ -9,7 +9,7 @@ from typing import Any
 from telegram import CallbackQuery, Message, MessageEntity, Update, User
 from telegram.constants import ChatType
 
-from bots.errors import RelaydeskError
+from bots.errors import RetryLater
 from bots.messages import Attachment, ChatRef, InboundMessage
 from bots.telegram.render import decode_callback
 
@@ -61,7 +61,7 @@ _CORE_FIELDS = frozenset(
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+(.*))?$", re.DOTALL)
 
 
-class UnknownBotIdentity(RelaydeskError):
+class UnknownBotIdentity(RetryLater):
     """A group message arrived before the bot knows its own username (retried later)."""
 
 

@@ -8,6 +8,7 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.exc import OperationalError
@@ -15,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.conversation import Conversation
 from bots.db import Database
+from bots.errors import RetryLater
 from bots.messages import ChatRef, InboundMessage, OutboundMessage
 from bots.pipeline.channel import PermanentSendError, TransientSendError
 from bots.pipeline.models import InboxRow, OutboxRow, WorkerRow
 from bots.pipeline.store import STALE, claim_outbox, enqueue, heartbeat, ingest, retire
-from bots.pipeline.workers import InboxWorker, OutboxWorker
+from bots.pipeline.workers import MAX_INBOX_ATTEMPTS, InboxWorker, OutboxWorker
 from tests.fakes.channel import FakeChannel
 from tickets.config import default_config
 from tickets.models import Message, Ticket, utcnow
@@ -314,3 +316,38 @@ async def test_retired_workers_leave_their_claims_free_at_once(db: Database) -> 
     assert await other.run_once() == 2  # released when it stopped, not ten minutes later
     assert sorted(m.text for m in channel.sent) == ["one", "two"]
     assert await count(db, WorkerRow.owner) == 0
+
+
+class NotReadyChannel(FakeChannel):
+    """Cannot read its events until `ready` (as the Telegram channel before getMe answers)."""
+
+    ready = False
+
+    def parse(self, payload: dict[str, Any]) -> InboundMessage | None:
+        if not self.ready:
+            raise RetryLater("group message before the bot identity is known")
+        return super().parse(payload)
+
+
+async def test_an_event_that_cannot_be_read_yet_waits_without_using_up_its_attempts(
+    db: Database,
+) -> None:
+    await put(db, inbound("hello, bot", chat="group"))
+    channel = NotReadyChannel()
+    worker = InboxWorker(db, {"fake": channel}, Conversation(HELPDESK))
+    for _ in range(MAX_INBOX_ATTEMPTS + 3):  # make every retry due at once
+        assert await worker.run_once() == 0
+        async with db.session() as session:
+            row = await session.scalar(select(InboxRow))
+            assert row is not None
+            assert (row.state, row.attempts) == ("pending", 0)
+            assert row.lease_until is not None and row.lease_until > utcnow()
+            assert row.error == "group message before the bot identity is known"
+            row.lease_until = None
+            await session.commit()
+    channel.ready = True
+    await drain(worker)
+    # kept and answered once the bot knows itself: it used to be failed for good after five
+    # tries, and never answered
+    assert await count(db, InboxRow.id, InboxRow.state == "done") == 1
+    assert await count(db, Message.id, Message.direction == "in") == 1
