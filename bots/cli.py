@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
+from rich.markup import escape
+from typer.exceptions import TyperException
 
 from bots.commands import customers, draft, kb, route, system, tickets
 from bots.commands import report as report_command
+from bots.commands.common import err_console
 
 app = typer.Typer(
     name="relaydesk",
@@ -32,7 +37,34 @@ def _startup() -> None:
 
 
 def main() -> None:
-    app()
+    """Run a command; a usage mistake (unknown option, missing or wrong-typed argument) is
+    one `error:` line naming the help to read, exit code 2, as every other bad input."""
+    try:
+        code = app(prog_name="relaydesk", standalone_mode=False)
+    except (TyperException, typer.Abort) as exc:
+        sys.exit(usage_error(exc))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error(exc: Exception) -> int:
+    """Print a Click usage error in one line; returns its exit code."""
+    code = getattr(exc, "exit_code", 1)
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return int(code)  # the help has been printed already
+    if isinstance(exc, typer.Abort):
+        err_console.print("[red]error:[/red] interrupted", highlight=False)
+        return 130
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    message = " ".join(str(message).split())
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    err_console.print(
+        f"[red]error:[/red] {escape(message + hint)}", highlight=False, soft_wrap=True
+    )
+    return int(code)
 
 
 if __name__ == "__main__":

@@ -103,10 +103,23 @@ class Database:
                 f"RELAYDESK_DATABASE_URL: unsupported database '{self.dialect}' "
                 "(use sqlite+aiosqlite:// or postgresql+asyncpg://)"
             )
+        driver = parsed.get_driver_name()
+        if driver not in {"aiosqlite", "asyncpg"}:
+            raise ConfigError(
+                f"RELAYDESK_DATABASE_URL: driver '{driver}' is not supported "
+                "(use sqlite+aiosqlite:// or postgresql+asyncpg://)"
+            )
         kwargs: dict[str, Any] = {"echo": echo}
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(parsed.database).parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    reason = "a file is in the way" if folder.exists() else exc.strerror
+                    raise ConfigError(
+                        f"cannot create the database folder {folder}: {reason}"
+                    ) from None
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)

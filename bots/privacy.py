@@ -29,6 +29,7 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
+from tickets.service import MAX_NUMBER
 
 ERASED = "[erased]"
 PURGED_PAYLOAD = '{"erased": true}'
@@ -45,7 +46,8 @@ async def resolve_customer(session: AsyncSession, ref: str) -> Customer:
     ref = ref.strip()
     customer: Customer | None
     if ref.isdigit():
-        customer = await session.get(Customer, int(ref))
+        number = int(ref)
+        customer = await session.get(Customer, number) if number <= MAX_NUMBER else None
     elif ":" in ref:
         channel, _, external = ref.partition(":")
         customer = await session.scalar(

@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData
+from sqlalchemy.exc import SQLAlchemyError
 
 from bots.db import Database
 from bots.errors import StorageError
@@ -53,6 +54,18 @@ async def current_revision(db: Database) -> str | None:
         return await connection.run_sync(_current)
 
 
+async def reachable_revision(db: Database) -> str | None:
+    """`current_revision`, with a database that cannot be reached (or opened) raised as a
+    one-line `StorageError`."""
+    try:
+        return await current_revision(db)
+    except (OSError, SQLAlchemyError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        cause = cause.__cause__ or cause  # asyncpg's own error, under SQLAlchemy's adapter
+        detail = (str(cause).strip().splitlines() or [""])[0]
+        raise StorageError(f"cannot reach the database: {type(cause).__name__}: {detail}") from None
+
+
 async def upgrade(db: Database) -> tuple[str | None, str | None]:
     """Bring the schema to the newest revision; returns (before, after)."""
     config = alembic_config()
@@ -61,7 +74,7 @@ async def upgrade(db: Database) -> tuple[str | None, str | None]:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
-    before = await current_revision(db)
+    before = await reachable_revision(db)
     async with db.engine.begin() as connection:
         await connection.run_sync(_upgrade)
     return before, await current_revision(db)
@@ -69,10 +82,7 @@ async def upgrade(db: Database) -> tuple[str | None, str | None]:
 
 async def ensure_current(db: Database) -> None:
     """Fail with a clear message when the schema is missing or behind the code."""
-    try:
-        current = await current_revision(db)
-    except Exception as exc:
-        raise StorageError(f"cannot reach the database: {type(exc).__name__}: {exc}") from None
+    current = await reachable_revision(db)
     head = head_revision()
     if current != head:
         state = "empty" if current is None else f"at {current}"

@@ -6,6 +6,7 @@ Built once at start (`Settings()`), then passed down to every service.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,7 +19,7 @@ def _env(*names: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Every knob relaydesk has; secrets are `SecretStr` so they never print."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, allow_inf_nan=False)
 
     data_dir: Path = Field(Path(".relaydesk"), validation_alias=_env("RELAYDESK_DATA_DIR"))
     database_url: str | None = Field(None, validation_alias=_env("RELAYDESK_DATABASE_URL"))
@@ -101,6 +102,30 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
 
+    @field_validator("data_dir")
+    @classmethod
+    def _folder(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file, not a folder")
+        return value
+
+    @field_validator("telegram_api_url", "slack_api_url")
+    @classmethod
+    def _api_root(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("openai_base_url", "chroma_url")
+    @classmethod
+    def _optional_url(cls, value: str | None) -> str | None:
+        return _http_url(value) if value else None  # set but empty: as if unset
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        return _http_url(value, schemes=("https",), why=" (Telegram delivers only to https)")
+
     def secret_values(self) -> list[str]:
         """Every secret's value (tokens, signing secrets, API keys), for log scrubbing."""
         values = [
@@ -131,6 +156,14 @@ class Settings(BaseSettings):
     @property
     def llm_enabled(self) -> bool:
         return self.openai_api_key is not None or self.openai_base_url is not None
+
+
+def _http_url(value: str, schemes: tuple[str, ...] = ("http", "https"), why: str = "") -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not parsed.hostname:
+        kinds = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise ValueError(f"must be an {kinds} URL{why}, not {value!r}")
+    return value
 
 
 def make_url_password(url: str | None) -> str | None:

@@ -10,7 +10,8 @@ actions.
 from __future__ import annotations
 
 import re
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,7 +28,13 @@ from pydantic import (
     model_validator,
 )
 
-from tickets.calendar import COUNTRY_HOLIDAYS, WEEKDAYS, BusinessCalendar
+from tickets.calendar import (
+    COUNTRY_HOLIDAYS,
+    MAX_DAYS,
+    WEEKDAYS,
+    BusinessCalendar,
+    CalendarError,
+)
 from tickets.errors import TicketError
 
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -40,6 +47,8 @@ Tier = Literal["L1", "L2", "L3"]
 BreachAction = Literal["escalate_tier", "raise_priority", "notify"]
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
+# The longest duration helpdesk.yaml may give: due times and windows stay within the calendar.
+MAX_DURATION = timedelta(days=365)
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -56,6 +65,8 @@ def parse_duration(value: Any) -> timedelta:
     if match is None or not any(match.groups()):
         raise ValueError(f"must be a duration like 30m, 4h, 1h30m or 2d, not {text!r}")
     days, hours, minutes = (int(g or 0) for g in match.groups())
+    if (days * 24 + hours) * 60 + minutes > MAX_DURATION.total_seconds() // 60:
+        raise ValueError(f"must be at most {format_duration(MAX_DURATION)}, not {text!r}")
     return timedelta(days=days, hours=hours, minutes=minutes)
 
 
@@ -157,8 +168,10 @@ class CalendarConfig(_Model):
             if seen & set(days):
                 raise ValueError(f"{key!r} repeats a day given earlier")
             seen |= set(days)
-            for span in spans:
-                _parse_span(span)
+            parsed = sorted(((*_parse_span(span), span) for span in spans), key=lambda t: t[0])
+            for (_, end, earlier), (start, _, later) in pairwise(parsed):
+                if end is None or start < end:
+                    raise ValueError(f"{later!r} overlaps {earlier!r} on {key!r}")
         return value
 
     @field_validator("country_holidays")
@@ -317,7 +330,7 @@ class RuleThen(_Model):
     priority: Priority | None = None
     tier: Tier | None = None
     tags: StrList = Field(default_factory=list)
-    assignee: str | None = None
+    assignee: str | None = Field(None, min_length=1, max_length=64)
     stop: bool = True
 
 
@@ -544,6 +557,7 @@ def _check_references(config: HelpdeskConfig) -> None:
         calendar(f"{where}.calendar", policy.calendar)
         for j, name in enumerate(policy.match.department or []):
             department(f"{where}.match.department[{j}]", name)
+        _check_targets_fit(config, policy, where)
     names = set()
     for i, rule in enumerate(config.routing):
         where = f"routing[{i}]"
@@ -561,6 +575,28 @@ def _check_references(config: HelpdeskConfig) -> None:
             )
         if rule.then.assignee and config.agents and config.find_agent(rule.then.assignee) is None:
             raise _Problem(f"{where}.then.assignee", f"unknown agent {rule.then.assignee!r}")
+
+
+def _check_targets_fit(config: HelpdeskConfig, policy: SlaPolicy, where: str) -> None:
+    """Each target must be reachable in every calendar the policy's clocks may run on."""
+    if policy.calendar:
+        names = {policy.calendar}
+    else:
+        names = {d.calendar or config.business_calendar for d in config.departments}
+    now = datetime.now(UTC)
+    for clock in ("first_response", "next_response", "resolution"):
+        target = policy.target(clock)
+        if target is None:
+            continue
+        for name in sorted(names):
+            try:
+                config.calendar(name).add(now, target)
+            except CalendarError:
+                raise _Problem(
+                    f"{where}.{clock}",
+                    f"{format_duration(target)} of business time takes calendar {name!r} "
+                    f"more than {MAX_DAYS // 365} years",
+                ) from None
 
 
 def parse_config(data: Any, source: str = "helpdesk.yaml") -> HelpdeskConfig:
@@ -591,20 +627,60 @@ def parse_config(data: Any, source: str = "helpdesk.yaml") -> HelpdeskConfig:
     return config
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key given twice or an impossible date is an error, not
+    silently the last value or a crash."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue  # `<<: *defaults` merges keys the mapping may then override
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool | date):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"{key!r} is given twice", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a real date ({exc})", node.start_mark
+            ) from None
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+
+
 def load_config(path: Path) -> HelpdeskConfig:
     """Read and validate a helpdesk.yaml file."""
     source = path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigFileError(f"helpdesk config {path} does not exist") from None
     except OSError as exc:
         raise ConfigFileError(f"helpdesk config {path} cannot be read: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigFileError(
+            f"{source}: line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8 (save the file "
+            "as UTF-8)"
+        ) from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "file"
         problem = getattr(exc, "problem", None) or "is not valid YAML"
         raise ConfigFileError(f"{source}: {where}: {problem}") from None
+    if data is None:
+        raise ConfigFileError(f"{source}: the file is empty")
     return parse_config(data, source)

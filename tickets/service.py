@@ -37,6 +37,8 @@ from tickets.routing import LearnedRouter, RouteDecision, Router, RouteRequest
 OPEN_STATUSES = ("new", "open", "pending")
 STATUSES = ("new", "open", "pending", "resolved", "closed")
 SUBJECT_MAX = 80
+ASSIGNEE_MAX = 64
+MAX_NUMBER = 2**31 - 1  # ticket numbers and customer ids are 32-bit integer columns
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "new": ("open", "pending", "resolved"),
     "open": ("pending", "resolved"),
@@ -146,6 +148,8 @@ async def customer_history(
 
 async def get_ticket(session: AsyncSession, number: int) -> Ticket:
     """A ticket with its messages and events; `TicketNotFound` when there is none."""
+    if not 0 < number <= MAX_NUMBER:
+        raise TicketNotFound(number)  # beyond the column's range: no such ticket can exist
     ticket = await session.scalar(
         select(Ticket)
         .where(Ticket.number == number)
@@ -559,6 +563,8 @@ class Helpdesk:
             if found is None and self.config.all_agents():
                 raise TicketInputError(f"unknown agent {agent!r} (not in helpdesk.yaml)")
             slack_id = found.slack_id if found else agent
+            if len(slack_id) > ASSIGNEE_MAX:
+                raise TicketInputError(f"an agent id has at most {ASSIGNEE_MAX} characters")
         await escalation.assign(
             session, ticket, slack_id, actor=actor, reason=reason or "assigned by hand", now=now
         )

@@ -44,7 +44,8 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ())) or "settings"
-        fail(f"configuration: {where}: {first.get('msg', 'invalid')}")
+        why = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        fail(f"configuration: {where}: {why}")
 
 
 def setup_logging(settings: Settings) -> None:

@@ -75,7 +75,10 @@ def _dispatch(word: str, argv: list[str]) -> None:
     sub = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     sub.command()(SUBCOMMAND_FUNCTIONS[word])
     command = typer.main.get_command(sub)
-    command.main(args=argv, prog_name=f"relaydesk route {word}", standalone_mode=True)
+    # Not standalone: a usage error reaches `bots.cli.main`, which prints it in one line.
+    code = command.main(args=argv, prog_name=f"relaydesk route {word}", standalone_mode=False)
+    if isinstance(code, int) and code:
+        raise typer.Exit(code)
 
 
 class RouteCommand(TyperCommand):

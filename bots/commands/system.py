@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import typer
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from bots.app import Runner, Services, build
 from bots.commands.common import console, handle_errors, load_settings, run, setup_logging
 from bots.console.adapter import CHANNEL, ConsoleChannel, console_message
+from bots.errors import ConfigError
 from bots.messages import OutboundMessage
 from bots.pipeline.models import InboxRow, OutboxRow
 from bots.pipeline.store import ingest
@@ -115,6 +117,9 @@ def serve() -> None:
 
     settings = load_settings()
     setup_logging(settings)
+    # Bound before anything starts: an address in use is one line, not a started-and-stopped
+    # service.
+    listener = listen(settings.host, settings.port)
     services = build(settings)
     run(_schema_is_current(services))
     enabled = configure_channels(services)
@@ -132,7 +137,23 @@ def serve() -> None:
         access_log=False,
     )
     console.print(f"listening on http://{settings.host}:{settings.port}")
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket (as uvicorn binds it); `ConfigError` when it cannot be."""
+    sock = socket.socket(family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port} (RELAYDESK_HOST, RELAYDESK_PORT): "
+            f"{exc.strerror or exc}"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @handle_errors

@@ -185,6 +185,14 @@ def open_(
     for hint, value in (("--customer", customer), ("--channel", channel), ("--text", text)):
         if not value.strip():
             fail(f"{hint}: must not be empty", 2)
+    for hint, value, limit in (
+        ("--customer", customer, 128),
+        ("--channel", channel, 32),
+        ("--name", name, 200),
+        ("--language", language or "", 8),
+    ):
+        if len(value) > limit:
+            fail(f"{hint}: at most {limit} characters, not {len(value)}", 2)
 
     async def _open() -> dict[str, Any]:
         services = build(load_settings(), knowledge=False)

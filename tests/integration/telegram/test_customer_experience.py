@@ -16,6 +16,7 @@ from bots.app import build
 from bots.commands.system import load_demo
 from bots.commands.tickets import csat_question
 from bots.db import Database
+from bots.pipeline.models import InboxRow
 from bots.pipeline.store import enqueue
 from tests.fakes.telegram_api import Call, FakeTelegramApi
 from tests.integration.telegram.conftest import (
@@ -186,14 +187,19 @@ async def test_an_edit_updates_the_stored_message_and_keeps_the_earlier_text(
     assert [e["text"] for e in stored.edits] == ["My order 1234 is late"]
 
 
-async def test_a_button_press_is_answered(desk: Relaydesk) -> None:
-    shown = {
-        "message_id": 77,
+def bot_message(desk: Relaydesk, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
+    """A message the bot showed in a private chat, as a button press quotes it."""
+    return {
+        "message_id": message_id,
         "from": desk.api.me,
-        "chat": {"id": 6010, "first_name": "Ada", "type": "private"},
+        "chat": {"id": chat_id, "first_name": "Ada", "type": "private"},
         "date": 1_700_000_000,
-        "text": "Resetting a forgotten password: ...",
+        "text": text,
     }
+
+
+async def test_a_button_press_is_answered(desk: Relaydesk) -> None:
+    shown = bot_message(desk, 6010, 77, "Resetting a forgotten password: ...")
     press = callback_update(6010, "kb_helped:a-17", shown)
     assert (await desk.post(press)).status_code == 200
     (answer,) = await desk.api.wait_for("answerCallbackQuery")
@@ -228,6 +234,21 @@ async def test_csat_buttons_after_resolve_record_the_rating(desk: Relaydesk) -> 
     async with desk.db.session() as session:
         rating = await session.scalar(select(CsatRating).where(CsatRating.ticket_id == ticket.id))
     assert rating is not None and rating.score == 4
+
+
+async def test_a_forged_csat_press_with_a_huge_ticket_number_is_answered_and_ignored(
+    desk: Relaydesk,
+) -> None:
+    """Callback data is whatever the client sends; a ticket number past what the database
+    holds is ignored like any malformed value, not retried until the event is given up."""
+    shown = bot_message(desk, 6012, 78, "How would you rate our help?")
+    press = callback_update(6012, "csat:99999999999999999999:5", shown)
+    assert (await desk.post(press)).status_code == 200
+    (answer,) = await desk.api.wait_for("answerCallbackQuery")
+    assert answer.params["callback_query_id"] == press["callback_query"]["id"]
+    await desk.settle()
+    assert await desk.count(InboxRow.id, InboxRow.state == "done") == 1
+    assert await desk.count(CsatRating.id) == 0
 
 
 def _sent_id(call: Call, api: FakeTelegramApi) -> int:

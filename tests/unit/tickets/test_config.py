@@ -208,3 +208,59 @@ def test_the_default_config_has_one_department_open_always_and_no_breach_actions
     assert config.calendar().always_open
     assert all(not policy.on_breach for policy in config.sla.policies)
     assert config.routing == []
+
+
+def test_impossible_dates_repeated_keys_other_encodings_and_empty_files_are_one_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "helpdesk.yaml"
+    cases = {
+        (
+            b"default_department: general\ndepartments: [{name: general}]\n"
+            b"calendars:\n  office:\n    hours: {mon-fri: '08:00-16:00'}\n"
+            b"    holidays: [2026-02-30]\n"
+        ): "helpdesk.yaml: line 6: '2026-02-30' is not a real date (day is out of range for month)",
+        (
+            b"default_department: general\ndepartments: [{name: general}]\n"
+            b"routing: []\nrouting: [{name: a, then: {priority: high}}]\n"
+        ): "helpdesk.yaml: line 4: 'routing' is given twice",
+        "default_department: café\ndepartments: [{name: general}]\n".encode("latin-1"): (
+            "helpdesk.yaml: line 1: byte 0xe9 is not UTF-8 (save the file as UTF-8)"
+        ),
+        b"# nothing here yet\n": "helpdesk.yaml: the file is empty",
+    }
+    for content, expected in cases.items():
+        path.write_bytes(content)
+        with pytest.raises(ConfigFileError) as caught:
+            load_config(path)
+        assert str(caught.value) == expected
+    # A byte-order mark and `<<` merge keys are ordinary YAML, not mistakes.
+    path.write_bytes(
+        b"\xef\xbb\xbfdefault_department: general\n"
+        b"departments: [{name: general, <<: {description: all}}]\n"
+    )
+    assert load_config(path).departments[0].description == "all"
+
+
+def test_overlapping_opening_hours_are_refused() -> None:
+    hours = {"office": {"hours": {"mon-fri": ["12:00-24:00", "08:00-12:00", "10:00-14:00"]}}}
+    assert error_of(broken("calendars", hours)) == (
+        "helpdesk.yaml: calendars.office.hours: '10:00-14:00' overlaps '08:00-12:00' on 'mon-fri'"
+    )
+    hours["office"]["hours"]["mon-fri"] = ["12:00-24:00", "08:00-12:00"]  # touching is fine
+    assert parse_config(broken("calendars", hours)).calendar("office").weekly[0][0][1] is not None
+
+
+def test_durations_must_be_reachable() -> None:
+    assert error_of(broken("reopen_window", "9999999999d")) == (
+        "helpdesk.yaml: reopen_window: must be at most 365d, not '9999999999d'"
+    )
+    data = broken("calendars", {"office": {"hours": {"mon": "08:00-09:00"}}})
+    data["sla"] = {"policies": [{"name": "slow", "calendar": "office", "resolution": "5000h"}]}
+    assert error_of(data) == (
+        "helpdesk.yaml: sla.policies[0].resolution: 208d8h of business time takes calendar"
+        " 'office' more than 10 years (policy 'slow')"
+    )
+    data["sla"]["policies"][0]["resolution"] = "365d"
+    data["sla"]["policies"][0]["calendar"] = None
+    assert parse_config(data).sla.policies[0].resolution == timedelta(days=365)
