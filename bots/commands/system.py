@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
+import sys
 import time
 
 import typer
@@ -177,6 +179,10 @@ async def _chat(services: Services, lang: str | None, user: str) -> None:
             console.print(f"      [dim]\\[{button.label}][/dim]", highlight=False)
 
     services.add_channel(ConsoleChannel(show))
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        # bytes that are not UTF-8 are kept (and stored as U+FFFD), whatever the locale says,
+        # rather than ending the chat with a UnicodeDecodeError
+        sys.stdin.reconfigure(errors="surrogateescape")
     runner = Runner(services)
     await runner.start()
     console.print("Type your message (Ctrl-D to leave).", style="dim")

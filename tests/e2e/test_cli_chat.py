@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 RELAYDESK = [sys.executable, "-m", "bots.cli"]
 
 
@@ -54,10 +56,14 @@ def test_chat_opens_a_ticket_that_tickets_list_shows(tmp_path: Path) -> None:
     assert texts[1][0] == "bot" and "#1001" in texts[1][1]
 
 
-def test_chat_keeps_a_line_with_bytes_that_are_not_utf8_or_a_nul(tmp_path: Path) -> None:
+@pytest.mark.parametrize("encoding", ["utf-8:surrogateescape", "utf-8:strict"])
+def test_chat_keeps_a_line_with_bytes_that_are_not_utf8_or_a_nul(
+    tmp_path: Path, encoding: str
+) -> None:
     env = clean_env(tmp_path)
-    # As under the C locale: bytes that are not UTF-8 reach input() as lone surrogates.
-    env["PYTHONIOENCODING"] = "utf-8:surrogateescape"
+    # Under the C locale bytes that are not UTF-8 reach input() as lone surrogates; under a
+    # strict UTF-8 locale they used to end the chat with a UnicodeDecodeError.
+    env["PYTHONIOENCODING"] = encoding
     assert relaydesk("init", env=env).returncode == 0
     chat = subprocess.run(
         [*RELAYDESK, "chat"],
