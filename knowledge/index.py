@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -317,13 +318,40 @@ class ChromaIndex:
                 if progress is not None:
                     progress(min(end, len(ids)))
 
+    def _set_aside(self, exc: Exception) -> Any:
+        """An embedded index that cannot even be opened (a damaged file) is moved aside,
+        not deleted, so that a rebuild can start afresh; returns a client of the new one."""
+        assert self.path is not None
+        aside = self.path.with_name(f"{self.path.name}.unreadable-{time.strftime('%Y%m%d%H%M%S')}")
+        self.path.rename(aside)
+        # Chroma keeps one half-started system per folder for the whole process: forget it,
+        # or the new client would reuse it
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        for cache in ("_identifier_to_system", "_identifier_to_refcount"):
+            getattr(SharedSystemClient, cache, {}).pop(str(self.path), None)
+        log.warning(
+            "the index at %s could not be opened (%s: %s); moved to %s, building a new one "
+            "(a calibration stored in it is lost: run relaydesk kb calibrate again)",
+            self.path,
+            type(exc).__name__,
+            str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+            aside,
+        )
+        return self._connect()
+
     @_wrapped
     def reset(self) -> dict[str, Any] | None:
         """Drop the collection (whatever embedder built it); returns its calibration if it
         was built by the current embedder, so a rebuild can keep it."""
         with self._lock:
             if self._client is None:
-                self._client = self._connect()
+                try:
+                    self._client = self._connect()
+                except Exception as exc:
+                    if self.url or self.path is None:
+                        raise
+                    self._client = self._set_aside(exc)
             kept: dict[str, Any] | None = None
             try:
                 old = self._client.get_collection(self.collection_name, embedding_function=None)

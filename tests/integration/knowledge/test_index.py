@@ -285,3 +285,24 @@ async def test_an_index_missing_its_articles_is_not_an_empty_knowledge_base(
     await bare.reindex()
     await bare.check_index()
     await bare.close()
+
+
+async def test_a_reindex_builds_a_new_index_beside_one_that_cannot_be_opened(
+    sqlite_db: Database, tmp_path: Path, articles: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    kb = KnowledgeService(sqlite_db.sessions, data, HashEmbedder())
+    await kb.import_path(articles)
+    await kb.close()
+    (data / "index" / "chroma.sqlite3").write_bytes(b"not a database")  # e.g. a damaged disk
+
+    again = KnowledgeService(sqlite_db.sessions, data, HashEmbedder())
+    with pytest.raises(KnowledgeIndexError, match="file is not a database"):
+        await again.search("forgot password", "en")
+    # the rebuild failed the same way before, so nothing could bring the index back
+    await again.reindex()
+    assert (await again.search("forgot password", "en"))[0].slug == "reset-password"
+    await again.close()
+    (aside,) = data.glob("index.unreadable-*")
+    assert (aside / "chroma.sqlite3").read_bytes() == b"not a database"  # kept, not deleted
+    assert "could not be opened" in caplog.text and str(aside) in caplog.text
