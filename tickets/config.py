@@ -322,6 +322,13 @@ class RuleWhen(_Model):
             raise ValueError("keywords may not be empty strings")
         return value
 
+    @field_validator("channel", "language", "keywords", "customer_tier", "customer_tags")
+    @classmethod
+    def _something(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("an empty list matches nothing, so the rule could never apply")
+        return value
+
 
 class RuleThen(_Model):
     """What a matching rule does; `stop: false` lets later rules add to it."""

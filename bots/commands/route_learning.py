@@ -23,6 +23,7 @@ from bots.errors import ConfigError, InputError
 from bots.helpdesk import embedder_for, load_helpdesk_config, routing_model_dir
 from bots.settings import Settings
 from knowledge.classifier import ExampleClassifier, Prediction
+from knowledge.evaluation import csv_problem
 
 TEXT, DEPARTMENT = "text", "department"
 CONFIDENCE_LEVELS = (0.5, 0.7, 0.9)
@@ -58,11 +59,11 @@ def read_examples(path: Path) -> list[Example]:
     if "\x00" in content:
         line = content.count("\n", 0, content.index("\x00")) + 1
         raise InputError(f"{path}:{line}: contains a NUL byte; not a text CSV file")
-    reader = csv.reader(io.StringIO(content, newline=""))
+    reader = csv.reader(io.StringIO(content, newline=""), strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise InputError(f"{path}:1: malformed CSV header ({exc})") from None
+        raise InputError(f"{path}:1: {csv_problem(exc)}") from None
     if header is None or not any(cell.strip() for cell in header):
         raise InputError(f"{path}:1: empty file; expected a header with columns text, department")
     names = [cell.strip().lower() for cell in header]
@@ -77,7 +78,7 @@ def read_examples(path: Path) -> list[Example]:
         try:
             row = next(reader, None)
         except csv.Error as exc:
-            raise InputError(f"{path}:{line}: malformed CSV ({exc})") from None
+            raise InputError(f"{path}:{line}: {csv_problem(exc)}") from None
         if row is None:
             break
         if not any(cell.strip() for cell in row):

@@ -190,6 +190,10 @@ def test_eval_before_learning(env: dict[str, str | None], tmp_path: Path) -> Non
             'text,department\n"a text\nover two lines",cards\n"x",\n',
             "bad.csv:4: column 'department' is empty",
         ),
+        (  # was "column 'department' is empty": the open quote ran to the end of the file
+            'text,department\nfine,cards\n"an open quote,cards\nmore,cards\n',
+            "bad.csv:3: a quoted value is not closed",
+        ),
         (
             "text,department\nfine,cards\ncaf\xe9 card,cards\n".encode("latin-1"),
             "bad.csv:3: column 'text': unknown encoding (byte 0xe9 is not UTF-8",

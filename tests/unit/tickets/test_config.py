@@ -97,6 +97,12 @@ def test_base_is_valid() -> None:
             "helpdesk.yaml: routing[1].name: 'cards' is given twice (rule 'cards')",
         ),
         (
+            "routing[0].when.keywords",
+            [],
+            "helpdesk.yaml: routing[0].when.keywords: an empty list matches nothing, so the rule"
+            " could never apply (rule 'cards')",
+        ),
+        (
             "routing[0].when.business_hours",
             "sometimes",
             "helpdesk.yaml: routing[0].when.business_hours: input should be a valid boolean,"
