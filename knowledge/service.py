@@ -666,10 +666,19 @@ class KnowledgeService:
 
     async def load_demo(self, *, progress: Progress | None = None) -> ImportReport:
         """Import, publish and index the demo knowledge base, then calibrate it on its own
-        labelled questions. Running it again changes nothing."""
+        labelled questions, unless a calibration of the team's own (`kb calibrate`) is
+        stored: that one is kept. Running it again changes nothing."""
         report = await self.import_path(demo.FOLDER, author="demo", publish=True, progress=progress)
         current = await asyncio.to_thread(self.index.calibration)
-        if report.added or report.changed or not current or current.get("source") != "demo":
+        source = current.get("source") if current else None
+        if source not in (None, "demo"):
+            if report.added or report.changed:
+                report.warnings.append(
+                    f"the calibration from {source} is kept, but the demo's articles changed "
+                    "the knowledge base: run relaydesk kb calibrate again"
+                )
+            return report
+        if report.added or report.changed or source is None:
             await self.calibrate_demo(progress=progress)
         return report
 

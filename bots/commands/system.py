@@ -50,9 +50,10 @@ def init(
 async def load_demo(services: Services) -> None:
     """Import, publish, index and calibrate the demo knowledge base (a fictional shop, in
     English and Polish); running it again changes nothing."""
-    from bots.commands.kb import knowledge_service
+    from bots.commands.kb import knowledge_service, print_warnings
 
     report = await knowledge_service(services.settings, services.db).load_demo()
+    print_warnings(report.warnings)
     console.print(
         f"demo knowledge base: {len(report.added)} articles added, {len(report.changed)} "
         f"changed, {len(report.unchanged)} unchanged; {report.index.units} units indexed",

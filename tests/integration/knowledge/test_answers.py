@@ -134,3 +134,32 @@ async def test_cross_lingual_answer_when_no_translation_exists(
     assert decision.article is not None and decision.article.slug == "reset-password"
     assert decision.other_language
     await kb.close()
+
+
+async def test_init_demo_again_keeps_a_teams_own_calibration(
+    lenient_dir: Path, use_embedder: USEEmbedder, tmp_path: Path
+) -> None:
+    """`make run` runs `relaydesk init --demo` at every start: it used to replace whatever
+    `kb calibrate` had stored with the demo's calibration."""
+    folder = tmp_path / "copy"
+    shutil.copytree(lenient_dir, folder)
+    db = Database(f"sqlite+aiosqlite:///{folder / 'kb.db'}")
+    kb = KnowledgeService(db.sessions, folder, use_embedder)
+    again = await kb.load_demo()
+    assert (again.added, again.changed, again.warnings) == ([], [], [])
+    assert kb.index.calibration()["source"] == "lenient"
+
+    # an edited demo article comes back as the demo has it: still kept, and said to be stale
+    edited = tmp_path / "edited.md"
+    original = demo.FOLDER / "reset-password.md"
+    edited.write_text(original.read_text(encoding="utf-8") + "\nOne more line.\n", "utf-8")
+    await kb.import_path(edited, publish=True)
+    restored = await kb.load_demo()
+    assert restored.changed == ["reset-password"]
+    assert restored.warnings == [
+        "the calibration from lenient is kept, but the demo's articles changed the knowledge "
+        "base: run relaydesk kb calibrate again"
+    ]
+    assert kb.index.calibration()["source"] == "lenient"
+    await kb.close()
+    await db.close()
