@@ -214,6 +214,13 @@ class OpenAIChatClient:
                 continue
             except openai.OpenAIError as exc:
                 raise LLMError(f"the model client failed: {type(exc).__name__}") from None
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                # A body that is not JSON, or JSON that is not a chat completion: the library
+                # hands back a string or a half-built object instead of raising its own error.
+                raise LLMBadResponse(
+                    "the model server answered with something that is not a chat completion "
+                    f"({type(exc).__name__})"
+                ) from None
             if not text.strip():
                 raise LLMBadResponse(
                     "the model answered with no text"

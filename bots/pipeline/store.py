@@ -189,16 +189,19 @@ async def release_inbox(
     session: AsyncSession,
     row_id: int,
     *,
+    owner: str,
     error: str,
     retry_at: datetime,
     give_up: bool,
     count_attempt: bool = True,
 ) -> None:
-    """Hand a claimed row back: failed for good, or pending until `retry_at`; without
-    `count_attempt` the claim that took it does not count towards its attempts."""
+    """Hand a row `owner` claimed back: failed for good, or pending until `retry_at`; without
+    `count_attempt` the claim that took it does not count towards its attempts. A row no
+    longer pending under `owner`'s lease is left alone: its processing may have committed
+    after all (the connection dropped under the commit), or another worker has it now."""
     await session.execute(
         update(InboxRow)
-        .where(InboxRow.id == row_id)
+        .where(InboxRow.id == row_id, InboxRow.lease_owner == owner, InboxRow.state == "pending")
         .values(
             state="failed" if give_up else "pending",
             error=error[:500],

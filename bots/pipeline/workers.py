@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots import metrics
@@ -34,6 +34,7 @@ OUTBOX_LEASE = timedelta(seconds=120)
 MAX_INBOX_ATTEMPTS = 5
 RETRY_LATER = 10.0  # seconds (at most) between tries of an event that cannot be handled yet
 RECORD_ATTEMPTS = 6  # marking a delivered row sent; each try waits out SQLite's busy timeout
+DATABASE_WAIT = 5.0  # seconds (at most) between tries while the database is unavailable
 
 
 Reply = tuple[OutboundMessage, int | None]
@@ -58,6 +59,23 @@ def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database refused, dropped or could not take a connection (or
+    SQLite stayed locked): no fault of the work in hand, and over once the database is back.
+    asyncpg raises a refused or failed connect as it is, not wrapped by SQLAlchemy."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    if isinstance(exc, (ConnectionRefusedError, ConnectionResetError, ConnectionAbortedError)):
+        return True
+    return type(exc).__module__.split(".")[0] == "asyncpg"
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line account of a database error: its kind, never the statement or its values."""
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return type(original).__name__
 
 
 class MalformedPayload(RelaydeskError):
@@ -162,24 +180,32 @@ class InboxWorker:
         except RetryLater as exc:
             delay = random.uniform(0.5, 1.0) * RETRY_LATER
             log.warning("inbox row %s (%s) waits %.0f s: %s", row_id, channel_name, delay, exc)
-            async with self.db.session() as session:
-                await store.release_inbox(
-                    session,
-                    row_id,
-                    error=str(exc),
-                    retry_at=utcnow() + timedelta(seconds=delay),
-                    give_up=False,
-                    count_attempt=False,
-                )
+            await self._release(row_id, str(exc), delay, give_up=False, count_attempt=False)
             return False
         except MalformedPayload as exc:
             log.warning("inbox row %s (%s) ignored: %s", row_id, channel_name, exc)
-            async with self.db.session() as session:
-                await store.release_inbox(
-                    session, row_id, error=str(exc), retry_at=utcnow(), give_up=True
-                )
+            await self._release(row_id, str(exc), 0.0, give_up=True)
             return False
         except Exception as exc:
+            if database_unavailable(exc):
+                # Not the event's fault: it waits for the database without using up its
+                # attempts (a database dropping connections would otherwise fail it for good).
+                delay = random.uniform(0.5, 1.0) * DATABASE_WAIT
+                log.warning(
+                    "inbox row %s (%s) waits %.1f s: the database is unavailable (%s)",
+                    row_id,
+                    channel_name,
+                    delay,
+                    describe(exc),
+                )
+                await self._release(
+                    row_id,
+                    f"database unavailable: {describe(exc)}",
+                    delay,
+                    give_up=False,
+                    count_attempt=False,
+                )
+                return False
             give_up = attempts >= MAX_INBOX_ATTEMPTS
             log.exception(
                 "inbox row %s (%s) failed on attempt %s%s",
@@ -188,17 +214,34 @@ class InboxWorker:
                 attempts,
                 "; giving up, row kept as failed" if give_up else "; will retry",
             )
+            await self._release(row_id, type(exc).__name__, backoff(attempts), give_up=give_up)
+            return False
+        metrics.MESSAGES_IN.labels(channel=channel_name).inc()
+        return True
+
+    async def _release(
+        self, row_id: int, error: str, delay: float, *, give_up: bool, count_attempt: bool = True
+    ) -> None:
+        """Hand a row back; when the database cannot take even that, its lease runs out."""
+        try:
             async with self.db.session() as session:
                 await store.release_inbox(
                     session,
                     row_id,
-                    error=type(exc).__name__,
-                    retry_at=utcnow() + timedelta(seconds=backoff(attempts)),
+                    owner=self.owner,
+                    error=error,
+                    retry_at=utcnow() + timedelta(seconds=delay),
                     give_up=give_up,
+                    count_attempt=count_attempt,
                 )
-            return False
-        metrics.MESSAGES_IN.labels(channel=channel_name).inc()
-        return True
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning(
+                "inbox row %s: could not be handed back (%s); retried when its lease runs out",
+                row_id,
+                describe(exc),
+            )
 
     @staticmethod
     def _parse(channel: Channel | None, channel_name: str, raw: str) -> InboundMessage | None:
@@ -214,15 +257,7 @@ class InboxWorker:
         return message
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("inbox worker: claim failed, retrying")
-                done = 0
-                await asyncio.sleep(1.0)
-            if not done:
-                await self.wakeup.wait(self.poll)
+        await run_loop("inbox", self.run_once, self.wakeup, self.poll, stop)
 
 
 class OutboxWorker:
@@ -278,23 +313,45 @@ class OutboxWorker:
         try:
             platform_id = await channel.send(message)
         except SendError as exc:
-            await self._failed(row, message, exc)
+            await self._record_failure(row, message, exc)
             return False
         except Exception as exc:
             log.exception("outbox row %s: unexpected send error", row.id)
-            await self._failed(row, message, SendError(type(exc).__name__))
+            await self._record_failure(row, message, SendError(type(exc).__name__))
             return False
         await self._record_sent(row, message, platform_id)
         metrics.MESSAGES_OUT.labels(channel=row.channel).inc()
         return True
 
+    async def _record_failure(
+        self, row: OutboxRow, message: OutboundMessage, exc: SendError
+    ) -> None:
+        """`_failed`, or, when the database cannot take even that, one line: the message was
+        not delivered, and the row is tried again when its lease runs out."""
+        try:
+            await self._failed(row, message, exc)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            log.warning(
+                "outbox row %s: not sent (%s), and the database is unavailable (%s); "
+                "retried when its lease runs out",
+                row.id,
+                exc.reason,
+                describe(error),
+            )
+
     async def _record_sent(
         self, row: OutboxRow, message: OutboundMessage, platform_id: str | None
     ) -> None:
         """Mark a delivered row sent, with its sent hooks, in one transaction. The platform
-        already has the message, so a busy or briefly unreachable database is waited out
-        here: a row left pending would be sent again once its lease ran out."""
-        for attempt in range(1, RECORD_ATTEMPTS + 1):
+        already has the message, so a busy or unreachable database is waited out here, for
+        as long as our lease on the row lasts: a row left pending would be sent again once
+        its lease ran out (after that, another worker may take it anyway)."""
+        deadline = asyncio.get_running_loop().time() + self.lease.total_seconds()
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 # Until this commits, a crash means sending the message again: on SQLite the
                 # workers' other writes stand aside for it, as they do for acknowledgements.
@@ -317,15 +374,17 @@ class OutboxWorker:
                             await hook(session, row, message, platform_id)
                         await session.commit()
                 return
-            except (OperationalError, InterfaceError) as exc:
-                if attempt == RECORD_ATTEMPTS:
+            except Exception as exc:
+                pause = backoff(attempt, base=0.2, cap=DATABASE_WAIT)
+                left = deadline - asyncio.get_running_loop().time()
+                if not database_unavailable(exc) or (attempt >= RECORD_ATTEMPTS and pause >= left):
                     raise
                 log.warning(
                     "outbox row %s: sent, but recording it failed (%s); retrying",
                     row.id,
-                    type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
+                    describe(exc),
                 )
-                await asyncio.sleep(backoff(attempt, base=0.2, cap=5.0))
+                await asyncio.sleep(pause)
 
     async def _failed(self, row: OutboxRow, message: OutboundMessage, exc: SendError) -> None:
         attempts = row.attempts + 1
@@ -344,7 +403,11 @@ class OutboxWorker:
         async with self.db.session() as session:
             await session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == row.id)
+                .where(
+                    OutboxRow.id == row.id,
+                    OutboxRow.state == "pending",
+                    OutboxRow.lease_owner == self.owner,
+                )
                 .values(
                     state="failed" if give_up else "pending",
                     attempts=attempts,
@@ -360,12 +423,40 @@ class OutboxWorker:
             await session.commit()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("outbox worker: claim failed, retrying")
-                done = 0
-                await asyncio.sleep(1.0)
-            if not done:
-                await self.wakeup.wait(self.poll)
+        await run_loop("outbox", self.run_once, self.wakeup, self.poll, stop)
+
+
+async def run_loop(
+    name: str,
+    run_once: Callable[[], Awaitable[int]],
+    wakeup: Wakeup,
+    poll: float,
+    stop: asyncio.Event,
+) -> None:
+    """A worker's loop: never ends before `stop`, whatever a round raises. While the
+    database is unavailable each failed round is one log line, and the pauses grow (to
+    `DATABASE_WAIT`) rather than retrying every second."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            done = await run_once()
+        except Exception as exc:
+            failures += 1
+            pause = min(DATABASE_WAIT, float(failures))
+            if database_unavailable(exc):
+                log.warning(
+                    "%s worker: the database is unavailable (%s); trying again in %.0f s",
+                    name,
+                    describe(exc),
+                    pause,
+                )
+            else:
+                log.exception("%s worker: a round failed; trying again in %.0f s", name, pause)
+            done = 0
+            await wakeup.wait(pause)
+            continue
+        if failures:
+            log.info("%s worker: working again", name)
+            failures = 0
+        if not done:
+            await wakeup.wait(poll)

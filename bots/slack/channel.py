@@ -51,6 +51,9 @@ TRANSIENT_ERRORS = {
     "request_timeout",
     "team_added_to_org",
 }
+# The token is wrong, expired or revoked: nothing can be sent until an admin fixes it, and then
+# what waited should still go (as with Telegram's rejected token), so these are retried too.
+AUTH_ERRORS = {"invalid_auth", "not_authed", "token_expired", "token_revoked", "account_inactive"}
 IGNORED_ERRORS = {"already_reacted", "no_reaction"}
 DELIVERED = "white_check_mark"
 NOT_DELIVERED = "x"
@@ -544,7 +547,9 @@ async def guarded(call: Awaitable[T]) -> T:
 
 def _translate(exc: SlackApiError) -> SendError:
     response = exc.response
-    status = int(getattr(response, "status_code", 200) or 200)
+    # A body that is not JSON leaves slack_sdk holding aiohttp's response (`status`), not its
+    # own (`status_code`).
+    status = int(getattr(response, "status_code", None) or getattr(response, "status", 200) or 200)
     error = ""
     try:
         error = str(response.get("error") or "")
@@ -557,9 +562,15 @@ def _translate(exc: SlackApiError) -> SendError:
         return TransientSendError(
             f"rate limited by Slack: {error or status}", retry_after=retry_after
         )
+    if error in AUTH_ERRORS:
+        return TransientSendError(f"Slack rejected SLACK_BOT_TOKEN ({error})")
+    if not error:
+        # Slack names every refusal; a body without `error` (not JSON, a proxy's page) is
+        # not one, and trying again may well work.
+        return TransientSendError(f"Slack answered HTTP {status} without a readable body")
     if status >= 500 or error in TRANSIENT_ERRORS:
-        return TransientSendError(f"Slack error: {error or f'HTTP {status}'}")
-    return PermanentSendError(error or f"HTTP {status}")
+        return TransientSendError(f"Slack error: {error}")
+    return PermanentSendError(error)
 
 
 class _Harmless(SendError):

@@ -36,12 +36,27 @@ POLL_TIMEOUT_S = 25
 
 _PROGRESS_MEMORY = 1000
 _ACK_TEXT_LIMIT = 200
+_MALFORMED = (KeyError, AttributeError, TypeError, ValueError)
+"""What python-telegram-bot raises for a 200 whose JSON is not the object asked for."""
+
+
+class _NoBodyDumps(logging.Filter):
+    """python-telegram-bot logs a response body it cannot parse, whole and with a traceback,
+    at ERROR, on every such call; it then raises, and the outbox logs that in one line with
+    the ids (a body may also hold a customer's message)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Can not load invalid JSON data")
+
+
+_BODY_DUMPS = _NoBodyDumps()
 
 
 def make_bot(token: str, api_url: str = DEFAULT_API_URL) -> Bot:
     """A `telegram.Bot` talking to the Bot API at `api_url` (the official one, a local Bot API
     server, or a test fake), with a connection pool sized for the outbox worker."""
     root = api_url.rstrip("/")
+    logging.getLogger("telegram.request.BaseRequest").addFilter(_BODY_DUMPS)
     return Bot(
         token,
         base_url=f"{root}/bot",
@@ -174,11 +189,20 @@ class TelegramChannel:
                     reply_markup=markup if index == len(pieces) - 1 else None,
                     message_thread_id=thread_id,
                 )
+                last_id = f"{sent.chat_id}:{sent.message_id}"
             except TelegramError:
                 if index > 0:
                     self._remember(key, index, last_id)
                 raise
-            last_id = f"{sent.chat_id}:{sent.message_id}"
+            except _MALFORMED as exc:
+                # Answered 200, but not with a Message: it may or may not have arrived, and
+                # sending is at-least-once, so it is tried again rather than given up.
+                if index > 0:
+                    self._remember(key, index, last_id)
+                raise TransientSendError(
+                    f"the Bot API answered with something that is not a message "
+                    f"({type(exc).__name__})"
+                ) from None
         return last_id
 
     def _remember(self, key: str, done: int, last_id: str) -> None:

@@ -21,8 +21,8 @@ API (import the fixture into a test module or conftest:
 - `default`: a `Reply`, or a function of the request body returning one (e.g. an echo).
 - `requests`: every request received (`path`, `headers`, `body` as parsed JSON), in order.
 - Helpers: `ok`, `rate_limited`, `insufficient_quota`, `context_length_exceeded`,
-  `server_error`, `unauthorized`, `hang`, `recorded`, and `unused_base_url()` for a server
-  that is down.
+  `server_error`, `unauthorized`, `hang`, `malformed`, `recorded`, and `unused_base_url()`
+  for a server that is down.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ class Reply:
     delay_s: float = 0.0
     usage: dict[str, int] | None = None
     finish_reason: str = "stop"
+    raw: str | None = None  # answered verbatim (with `content_type`): a broken body
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,13 @@ def unauthorized() -> Reply:
     return Reply(status=401, body=body, headers=headers)
 
 
+def malformed(
+    body: str = '{"id": "chatcmpl-1", "choices": [', content_type: str = "application/json"
+) -> Reply:
+    """A 200 whose body is not a chat completion (truncated JSON, a proxy's HTML page)."""
+    return Reply(raw=body, content_type=content_type)
+
+
 def hang(seconds: float = 5.0) -> Reply:
     """No answer for `seconds` (then a normal one): drives client timeouts."""
     return Reply(delay_s=seconds)
@@ -259,6 +268,13 @@ class FakeOpenAI:
         if reply.delay_s:
             await asyncio.sleep(reply.delay_s)
         request_id = f"req_{uuid.uuid4().hex}"
+        if reply.raw is not None:
+            return Response(
+                reply.raw,
+                status_code=reply.status,
+                media_type=reply.content_type,
+                headers={"x-request-id": request_id},
+            )
         if reply.sse is not None:
             return Response(
                 reply.sse, media_type="text/event-stream", headers={"x-request-id": request_id}

@@ -7,6 +7,7 @@ Answers like Slack does, with bodies built from the official examples in
     client = AsyncWebClient(token="xoxb-test", base_url=api.url)
     api.fail("chat.postMessage", "channel_not_found")      # next call answers ok=false
     api.rate_limit("chat.postMessage", retry_after=2)      # next call answers 429 Retry-After
+    api.garbage("chat.postMessage", status=502)             # next call answers a non-JSON body
     api.pace_per_channel = 1.0            # chat.postMessage faster than 1/s per channel -> 429
     await api.wait_for("chat.postMessage", count=2)
     api.calls_to("chat.update")           # the parameters of each recorded call
@@ -68,6 +69,8 @@ class _Scripted:
     retry_after: int | None = None
     channel: str | None = None
     times: int = 1
+    raw: str | None = None  # answer this body verbatim instead of Slack's JSON
+    content_type: str = "application/json"
 
 
 class FakeSlackApi:
@@ -163,6 +166,22 @@ class FakeSlackApi:
         """The next `times` calls of `method` answer a bare HTTP `status`."""
         with self._lock:
             self._script.append(_Scripted(method, error="fatal_error", status=status, times=times))
+
+    def garbage(
+        self,
+        method: str,
+        body: str = "<html><body>502 Bad Gateway</body></html>",
+        *,
+        status: int = 200,
+        content_type: str = "text/html",
+        times: int = 1,
+    ) -> None:
+        """The next `times` calls of `method` answer `body` verbatim: not Slack's JSON (a
+        proxy's error page, a truncated body)."""
+        with self._lock:
+            self._script.append(
+                _Scripted(method, status=status, raw=body, content_type=content_type, times=times)
+            )
 
     # ------------------------------------------------------------------ inspection
 
@@ -296,6 +315,10 @@ class FakeSlackApi:
         if not token:
             return web.json_response({"ok": False, "error": "not_authed"})
         scripted = self._scripted(method, params)
+        if scripted is not None and scripted.raw is not None:
+            return web.Response(
+                text=scripted.raw, status=scripted.status, content_type=scripted.content_type
+            )
         if scripted is not None:
             headers = {}
             if scripted.retry_after is not None:

@@ -8,6 +8,7 @@ user, the 429 / 403 / 400 error bodies); every call is recorded; failures can be
     api.rate_limit(retry_after=1)          # the next sendMessage answers 429 + retry_after
     api.block(chat_id)                     # sendMessage to it: 403 bot was blocked by the user
     api.server_error(status=502)           # the next sendMessage answers 5xx
+    api.garbage("<html>…</html>", content_type="text/html")  # the next one: not the API's JSON
     api.enforce_limits = True              # >1 msg/s per chat or >30/s overall -> 429
     api.push_update({...})                 # served by getUpdates (offset confirms, as Telegram)
     await api.wait_for("sendMessage", count=2)
@@ -100,6 +101,7 @@ class Call:
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
     status: int = 200
+    garbled: bool = False  # answered with a scripted body that is not the API's (`garbage`)
 
 
 @dataclass
@@ -110,6 +112,8 @@ class _Scripted:
     retry_after: int | None = None
     chat_id: int | None = None
     times: int = 1
+    raw: str | None = None  # answer this body verbatim (with `content_type`), not the API's
+    content_type: str = "application/json"
 
 
 class FakeTelegramApi:
@@ -249,6 +253,30 @@ class FakeTelegramApi:
         """The next `times` calls answer `status` with `description` (e.g. 400 chat not found)."""
         self._script(_Scripted(method, status, description, chat_id=chat_id, times=times))
 
+    def garbage(
+        self,
+        body: str = '{"ok": true, "result": true}',
+        *,
+        status: int = 200,
+        content_type: str = "application/json",
+        method: str = "sendMessage",
+        chat_id: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` calls answer `body` verbatim: a truncated or mis-shaped answer,
+        a proxy's HTML page. The call is refused (nothing delivered)."""
+        self._script(
+            _Scripted(
+                method,
+                status,
+                "",
+                chat_id=chat_id,
+                times=times,
+                raw=body,
+                content_type=content_type,
+            )
+        )
+
     def block(self, chat_id: int) -> None:
         """The user blocked the bot: every message to `chat_id` answers 403."""
         with self._lock:
@@ -275,7 +303,9 @@ class FakeTelegramApi:
     def calls_to(self, method: str) -> list[Call]:
         """Every call of `method` that was answered 200, in order of arrival."""
         with self._lock:
-            return [c for c in self.calls if c.method == method and c.status == 200]
+            return [
+                c for c in self.calls if c.method == method and c.status == 200 and not c.garbled
+            ]
 
     def attempts(self, method: str) -> list[Call]:
         """Every call of `method`, answered or refused."""
@@ -353,6 +383,12 @@ class FakeTelegramApi:
                 scripted.times -= 1
                 if scripted.times <= 0:
                     self._scripted.remove(scripted)
+                if scripted.raw is not None:
+                    return _Garbage(
+                        text=scripted.raw,
+                        status=scripted.status,
+                        content_type=scripted.content_type,
+                    )
                 return _json(
                     error_body(scripted.status, scripted.description, scripted.retry_after),
                     scripted.status,
@@ -408,6 +444,7 @@ class FakeTelegramApi:
                 refusal = _json(error_body(exc.status, exc.description), exc.status)
         if refusal is not None:
             call.status = refusal.status
+            call.garbled = isinstance(refusal, _Garbage)
             self._record(call)
             return refusal
         self._record(call)
@@ -639,6 +676,10 @@ class _ApiError(Exception):
         super().__init__(description)
         self.status = status
         self.description = description
+
+
+class _Garbage(web.Response):
+    """A scripted answer that is not the Bot API's JSON."""
 
 
 def _json(body: Any, status: int = 200) -> web.Response:

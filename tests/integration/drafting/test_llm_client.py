@@ -11,6 +11,7 @@ import pytest
 
 from drafting.errors import (
     LLMAuthError,
+    LLMBadResponse,
     LLMContextTooLong,
     LLMQuotaExceeded,
     LLMRateLimited,
@@ -26,6 +27,7 @@ from tests.fakes.openai_server import (
     context_length_exceeded,
     hang,
     insufficient_quota,
+    malformed,
     ok,
     rate_limited,
     recorded,
@@ -205,6 +207,46 @@ async def test_unknown_model_404_is_not_retried(openai_server: FakeOpenAI) -> No
     openai_server.script(Reply(status=404, body=body))
     llm = client(openai_server)
     with pytest.raises(LLMRequestError, match="404 model_not_found"):
+        await llm.complete(HELLO)
+    await llm.aclose()
+    assert len(openai_server.requests) == 1
+
+
+NOT_A_COMPLETION = {
+    "truncated-json": malformed(),
+    "html-page": malformed("<html><body>upstream error</body></html>", "text/html"),
+    "choice-without-message": Reply(
+        body={
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "finish_reason": "stop"}],
+        }
+    ),
+    "empty-choices": Reply(
+        body={
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-4o-mini",
+            "choices": [],
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("reply", list(NOT_A_COMPLETION), ids=list(NOT_A_COMPLETION))
+async def test_a_body_that_is_not_a_chat_completion_is_a_bad_response(
+    openai_server: FakeOpenAI, reply: str, stream: bool
+) -> None:
+    """The library hands back a string or a half-built object (or raises JSONDecodeError)
+    for such bodies; they used to escape as ValueError/AttributeError, so the drafter could
+    not fall back and the draft task failed with a traceback."""
+    openai_server.script(NOT_A_COMPLETION[reply])
+    llm = client(openai_server, stream=stream)
+    with pytest.raises(LLMBadResponse):
         await llm.complete(HELLO)
     await llm.aclose()
     assert len(openai_server.requests) == 1

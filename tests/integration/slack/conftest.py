@@ -29,6 +29,7 @@ from bots.server import create_app
 from bots.settings import Settings
 from bots.slack.channel import SlackChannel
 from tests.conftest import FIXTURES
+from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_signing import (
     command_body,
@@ -220,6 +221,24 @@ def slack_settings(
         **extra,
     }
     return Settings(**values)
+
+
+@asynccontextmanager
+async def running_with_model(
+    tmp_path: Path,
+    db: Database,
+    api: FakeSlackApi,
+    telegram: FakeTelegramApi,
+    model: FakeOpenAI,
+    answer: Reply,
+) -> AsyncIterator[SlackDesk]:
+    """`running`, with drafts and translations from the fake model server answering `answer`."""
+    model.default = answer
+    settings = slack_settings(
+        tmp_path, db, api, telegram, OPENAI_BASE_URL=model.base_url, OPENAI_API_KEY="test-key"
+    )
+    async with running(settings, api, telegram) as relaydesk:
+        yield relaydesk
 
 
 @asynccontextmanager

@@ -141,3 +141,49 @@ async def test_the_weekly_digest_arrives_with_its_chart(slack: SlackDesk) -> Non
     assert "• Tickets: 1 created" in upload["initial_comment"]
     assert slack.api.uploads[-1].startswith(b"\x89PNG\r\n\x1a\n")
     assert await failed_rows(slack) == []
+
+
+async def cards_posted(slack: SlackDesk) -> list[dict[str, object]]:
+    return [
+        params
+        for params, answer in slack.api.answered("chat.postMessage")
+        if params.get("channel") == TRIAGE and not params.get("thread_ts") and answer.get("ok")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "content_type"),
+    [
+        ("<html><body>Bad gateway</body></html>", 200, "text/html"),
+        ('{"ok": tru', 502, "application/json"),
+    ],
+    ids=["html-200", "truncated-json-502"],
+)
+async def test_a_body_that_is_not_slacks_json_is_retried_not_refused(
+    slack: SlackDesk, body: str, status: int, content_type: str
+) -> None:
+    slack.api.garbage("chat.postMessage", body, status=status, content_type=content_type, times=1)
+    number = await slack.hand_off(205)
+    # it used to be recorded as a refusal ("HTTP 200"): no card, and admins told of a failure
+    assert await failed_rows(slack) == []
+    assert len(await cards_posted(slack)) == 1
+    assert slack.card_ts(number)
+    async with slack.db.session() as session:
+        row = await session.scalar(
+            select(OutboxRow).where(OutboxRow.payload.contains('"ticket_card"'))
+        )
+    assert row is not None and (row.state, row.attempts) == ("sent", 2)
+    assert not [c for c in slack.api.calls_to("chat.postMessage") if c["channel"] == ADMIN_CHANNEL]
+
+
+async def test_a_rejected_token_is_retried_so_nothing_waiting_is_lost(slack: SlackDesk) -> None:
+    slack.api.fail("chat.postMessage", "invalid_auth", channel=TRIAGE, times=2)
+    number = await slack.hand_off(206)
+    assert await failed_rows(slack) == []
+    assert len(await cards_posted(slack)) == 1
+    slack.draft_post(number)  # and the thread after it
+    async with slack.db.session() as session:
+        row = await session.scalar(
+            select(OutboxRow).where(OutboxRow.payload.contains('"ticket_card"'))
+        )
+    assert row is not None and (row.state, row.attempts) == ("sent", 3)

@@ -11,7 +11,7 @@ from bots.db import Database
 from tests.fakes.openai_server import FakeOpenAI, ok, openai_server  # noqa: F401
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.telegram_api import FakeTelegramApi
-from tests.integration.slack.conftest import SlackDesk, running, slack_settings
+from tests.integration.slack.conftest import SlackDesk, running_with_model
 
 TRANSLATED = "My parcel has not arrived; I want to talk to a person."
 
@@ -24,16 +24,9 @@ async def with_model(
     telegram_api: FakeTelegramApi,
     openai_server: FakeOpenAI,  # noqa: F811
 ) -> AsyncIterator[SlackDesk]:
-    openai_server.default = ok(TRANSLATED)
-    settings = slack_settings(
-        tmp_path,
-        sqlite_db,
-        slack_api,
-        telegram_api,
-        OPENAI_BASE_URL=openai_server.base_url,
-        OPENAI_API_KEY="test-key",
-    )
-    async with running(settings, slack_api, telegram_api) as relaydesk:
+    async with running_with_model(
+        tmp_path, sqlite_db, slack_api, telegram_api, openai_server, ok(TRANSLATED)
+    ) as relaydesk:
         yield relaydesk
 
 

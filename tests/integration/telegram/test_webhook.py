@@ -320,3 +320,29 @@ async def test_a_database_that_cannot_take_the_update_gets_503_and_the_redeliver
         assert again.status_code == 200
         await desk.api.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == 5301)
         assert await desk.count(InboxRow.id) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ('{"ok": true, "result": true}', "application/json"),  # JSON, but not a Message
+        ("<html><body>Bad gateway</body></html>", "text/html"),
+    ],
+    ids=["not-a-message", "html-page"],
+)
+async def test_an_answer_that_is_not_the_bot_apis_is_retried_with_one_log_line(
+    desk: Relaydesk, caplog: pytest.LogCaptureFixture, body: str, content_type: str
+) -> None:
+    desk.api.garbage(body, content_type=content_type, chat_id=4120)
+    await agent_reply(desk, 4120, "Your refund is on its way.")
+    (call,) = await desk.api.wait_for("sendMessage", where=lambda c: c.params["chat_id"] == 4120)
+    assert call.params["text"] == "Your refund is on its way."
+    await desk.settle()
+    async with desk.db.session() as session:
+        row = await session.scalar(select(OutboxRow).where(OutboxRow.chat_key == "telegram:4120"))
+    assert row is not None and (row.state, row.attempts) == ("sent", 2)
+    # one line for the failed attempt; no traceback (nor the body) from us or the library
+    assert not [r for r in caplog.records if r.exc_info]
+    assert not [r for r in caplog.records if "Bad gateway" in r.getMessage()]
+    failed = [r.getMessage() for r in caplog.records if "attempt 1 failed" in r.getMessage()]
+    assert len(failed) == 1

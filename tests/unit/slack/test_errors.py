@@ -28,12 +28,27 @@ def error(
 
 
 @pytest.mark.parametrize(
-    "code", ["channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "invalid_auth"]
+    "code", ["channel_not_found", "not_in_channel", "is_archived", "invalid_blocks"]
 )
 def test_refusals_are_permanent_and_keep_slacks_reason(code: str) -> None:
     translated = _translate(error({"ok": False, "error": code}))
     assert isinstance(translated, PermanentSendError)
     assert translated.reason == code
+
+
+@pytest.mark.parametrize("code", ["invalid_auth", "not_authed", "token_revoked"])
+def test_a_rejected_token_is_retried_until_an_admin_fixes_it(code: str) -> None:
+    """As with Telegram's rejected token: what waits is sent once the token is right."""
+    translated = _translate(error({"ok": False, "error": code}))
+    assert isinstance(translated, TransientSendError) and not translated.permanent
+    assert code in translated.reason and "SLACK_BOT_TOKEN" in translated.reason
+
+
+@pytest.mark.parametrize("status", [200, 502])
+def test_an_answer_without_slacks_error_is_retried(status: int) -> None:
+    """A body that is not Slack's JSON (a proxy's page) names no refusal."""
+    translated = _translate(error({}, status))
+    assert isinstance(translated, TransientSendError) and not translated.permanent
 
 
 def test_429_waits_for_retry_after() -> None:
