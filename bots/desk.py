@@ -37,6 +37,7 @@ from bots.texts import say, status_name
 from bots.views import ticket_view
 from drafting import store as draft_store
 from drafting.errors import DraftingError
+from drafting.models import SENT_OUTCOMES
 from knowledge import store as kb_store
 from knowledge.errors import KnowledgeError
 from knowledge.evaluation import LabelledQuestion
@@ -53,6 +54,11 @@ NOTE_PREFIX = "note:"
 TONE_ACTIONS = {"shorter": "shorter", "friendlier": "friendlier", "formal": "formal"}
 ADMIN_COMMANDS = {"report", "gaps"}
 TEACH_CHOICES = 5  # articles offered when an admin teaches the bot a ticket's question
+NUMBER_DIGITS_MAX = 18  # ticket numbers and draft ids are far shorter; longer is no id at all
+FILES_NOT_RELAYED = (
+    "{what}, but files shared in Slack are not: the customer cannot open Slack files. "
+    "Paste a link the customer can open, or describe the file."
+)
 REPORT_USAGE = "Usage: `/relaydesk report [today|week|month|7d|YYYY-MM-DD|A..B]`."
 KB_USAGE = "Usage: `/relaydesk kb search TEXT` · `/relaydesk kb teach SLUG QUESTION` (admins)."
 USAGE = (
@@ -328,6 +334,8 @@ class Desk:
         text = message.text.strip()
         ts = str(message.meta.get("ts") or "")
         if text.lower().startswith(NOTE_PREFIX):
+            if not text[len(NOTE_PREFIX) :].strip():
+                raise Refused("The note is empty; nothing was saved.")
             await self.services.helpdesk.add_message(
                 session,
                 ticket,
@@ -341,8 +349,14 @@ class Desk:
             )
             return [self._react(message.chat.chat_id, ts, "memo", ticket)]
         if not text:
+            if message.attachments:
+                raise Refused(FILES_NOT_RELAYED.format(what="Nothing was sent to the customer"))
             return ()
-        return await self._relay(session, ticket, message, text, confirm_ts=ts)
+        replies = await self._relay(session, ticket, message, text, confirm_ts=ts)
+        if message.attachments:
+            note = FILES_NOT_RELAYED.format(what="Your text was sent to the customer")
+            replies.append(self._private(message, note))
+        return replies
 
     async def _relay(
         self,
@@ -384,7 +398,8 @@ class Desk:
         action = message.action or ""
         number = _ticket_number(message.action_value)
         if number is None:
-            return ()
+            log.info("desk: action %s with an unreadable ticket number", action)
+            raise Refused("That button does not name a ticket; nothing was changed.")
         ticket = await self._ticket_for(session, number, message.user_id)
         actor = f"agent:{message.user_id}"
         helpdesk = self.services.helpdesk
@@ -395,8 +410,17 @@ class Desk:
         if action in ("regenerate", "translate", *TONE_ACTIONS):
             return await self._redraft(session, ticket, message)
         if action == "assign":
+            if ticket.assignee == message.user_id:
+                raise Refused(f"Ticket #{ticket.number} is already assigned to you.")
+            # may_act() let this user act on the ticket (a listed agent, a member of the
+            # department's user group, or an admin): they may take it.
             await helpdesk.assign(
-                session, ticket, message.user_id, actor=actor, reason="took it in Slack"
+                session,
+                ticket,
+                message.user_id,
+                actor=actor,
+                reason="took it in Slack",
+                allowed=True,
             )
             return await self._card_update(session, ticket)
         if action == "escalate":
@@ -492,14 +516,48 @@ class Desk:
         return [(out, ticket.id)]
 
     async def _draft_text(
-        self, session: AsyncSession, message: InboundMessage, draft_id: int | None
+        self,
+        session: AsyncSession,
+        message: InboundMessage,
+        draft_id: int | None,
+        ticket: Ticket | None = None,
     ) -> str:
         if draft_id is not None:
             try:
-                return (await draft_store.get_draft(session, draft_id)).text
+                draft = await draft_store.get_draft(session, draft_id)
             except DraftingError:
                 pass
+            else:
+                if ticket is not None and draft.ticket_number != ticket.number:
+                    raise Refused(f"Draft {draft_id} is not a draft of ticket #{ticket.number}.")
+                return draft.text
         return str(message.meta.get("draft_text") or "")
+
+    async def _not_sent_yet(
+        self, session: AsyncSession, ticket: Ticket, draft_id: int | None, edited: str = ""
+    ) -> None:
+        """Refuse to send a draft that already went to the customer (a second press on a
+        stale draft message, or two agents at once): the customer would get it twice. An
+        edited text the agent typed is given back, so it is not lost."""
+        if draft_id is None:
+            return
+        try:
+            draft = await draft_store.get_draft(session, draft_id)
+        except DraftingError:
+            return
+        if draft.ticket_number != ticket.number:
+            raise Refused(f"Draft {draft_id} is not a draft of ticket #{ticket.number}.")
+        if draft.outcome not in SENT_OUTCOMES:
+            return
+        by = f" by <@{draft.decided_by}>" if draft.decided_by else ""
+        keep = (
+            f" Your text was not sent; reply in the thread to send it:\n{blocks.escape(edited)}"
+            if edited and edited != (draft.sent_text or "").strip()
+            else ""
+        )
+        raise Refused(
+            f"This draft was already sent to the customer{by}; it was not sent again.{keep}"
+        )
 
     async def _send_draft(
         self, session: AsyncSession, ticket: Ticket, message: InboundMessage
@@ -509,8 +567,9 @@ class Desk:
             text = message.text.strip()
             draft_ts = message.meta.get("draft_ts")
         else:
-            text = (await self._draft_text(session, message, draft_id)).strip()
+            text = (await self._draft_text(session, message, draft_id, ticket)).strip()
             draft_ts = message.meta.get("message_ts")
+        await self._not_sent_yet(session, ticket, draft_id, text)
         if not text:
             raise Refused("The draft is empty: edit it before sending.")
         replies = await self._relay(session, ticket, message, text, confirm_ts=None)
@@ -719,10 +778,13 @@ class Desk:
 
     async def _show_ticket(self, session: AsyncSession, message: InboundMessage) -> list[Reply]:
         raw = message.command_args.strip().lstrip("#")
-        if not raw.isdigit():
+        number = _whole_number(raw)
+        if number is None:
+            if raw.isascii() and raw.isdigit():
+                raise Refused(f"There is no ticket #{blocks.clip(raw, 20)}.")
             raise Refused("Usage: `/relaydesk ticket N` (a ticket number).")
         try:
-            ticket = await tickets.get_ticket(session, int(raw))
+            ticket = await tickets.get_ticket(session, number)
         except TicketError:
             raise Refused(f"There is no ticket #{raw}.") from None
         view = await ticket_view(session, ticket)
@@ -916,11 +978,19 @@ def _parse_article(text: str, number: int) -> Any:
         return parse_markdown(path)
 
 
+def _whole_number(text: str) -> int | None:
+    """A positive whole number written in ASCII digits (`str.isdigit` also accepts "²", which
+    `int` refuses), or None; numbers longer than any id are None rather than a huge int."""
+    text = text.strip()
+    if not text or len(text) > NUMBER_DIGITS_MAX or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
 def _ticket_number(value: str) -> int | None:
-    head = value.split(":", 1)[0].strip().lstrip("#")
-    return int(head) if head.isdigit() else None
+    return _whole_number(value.split(":", 1)[0].strip().lstrip("#"))
 
 
 def _draft_id(value: str) -> int | None:
     parts = value.split(":")
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    return _whole_number(parts[1]) if len(parts) > 1 else None

@@ -4,6 +4,8 @@ trends, SLA breaches by department (matplotlib's Agg canvas; no display, no glob
 from __future__ import annotations
 
 import io
+import math
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +24,51 @@ CLOCK_LABELS = {
 }
 
 
-def _days(report: Report) -> list[str]:
-    first: date = report.window.since.date()
-    last: date = (report.window.until - timedelta(microseconds=1)).date()
-    count = (last - first).days + 1
-    return [(first + timedelta(days=i)).isoformat() for i in range(count)]
+MAX_BARS = 366  # a longer period is drawn in bars of several days each
+
+
+@dataclass(frozen=True)
+class Days:
+    """The time axis of the per-day charts: a bar per day, or per `size` days when the period
+    has more than `MAX_BARS` days (a ten-year report would otherwise draw 3,650 bars, and a
+    longer one take minutes)."""
+
+    first: date
+    size: int
+    bars: int
+    with_year: bool
+
+    @classmethod
+    def of(cls, report: Report) -> Days:
+        first: date = report.window.since.date()
+        last: date = (report.window.until - timedelta(microseconds=1)).date()
+        count = (last - first).days + 1
+        size = max(1, math.ceil(count / MAX_BARS))
+        return cls(first, size, math.ceil(count / size), first.year != last.year)
+
+    def __len__(self) -> int:
+        return self.bars
+
+    def at(self, day: str) -> int | None:
+        """The bar of a `YYYY-MM-DD` day (None outside the period)."""
+        try:
+            offset = (date.fromisoformat(day) - self.first).days
+        except ValueError:
+            return None
+        bar = offset // self.size
+        return bar if offset >= 0 and bar < self.bars else None
+
+    def label(self, bar: int) -> str:
+        start = (self.first + timedelta(days=bar * self.size)).isoformat()
+        return start if self.with_year else start[5:]
+
+    @property
+    def unit(self) -> str:
+        return "day" if self.size == 1 else f"{self.size} days"
+
+
+def _days(report: Report) -> Days:
+    return Days.of(report)
 
 
 def _whole_numbers(ax: Any) -> None:
@@ -42,27 +84,27 @@ def _empty(ax: Any, title: str) -> None:
     ax.set_yticks([])
 
 
-def _tick_labels(ax: Any, days: list[str]) -> None:
+def _tick_labels(ax: Any, days: Days) -> None:
     ax.set_xlim(-0.5, len(days) - 0.5)
     step = max(1, len(days) // 10)
     positions = list(range(0, len(days), step))
     ax.set_xticks(positions)
-    ax.set_xticklabels([days[i][5:] for i in positions], rotation=45, ha="right")
+    ax.set_xticklabels([days.label(i) for i in positions], rotation=45, ha="right")
 
 
-def _volume(ax: Any, series: ChartSeries, days: list[str]) -> None:
-    title = "Tickets created per day, by channel"
+def _volume(ax: Any, series: ChartSeries, days: Days) -> None:
+    title = f"Tickets created per {days.unit}, by channel"
     if not series.volume:
         _empty(ax, title)
         return
     channels = sorted({channel for _, channel, _ in series.volume})
-    index = {day: i for i, day in enumerate(days)}
     bottom = [0] * len(days)
     for channel in channels:
         heights = [0] * len(days)
         for day, name, count in series.volume:
-            if name == channel and day in index:
-                heights[index[day]] += count
+            bar = days.at(day)
+            if name == channel and bar is not None:
+                heights[bar] += count
         ax.bar(range(len(days)), heights, bottom=bottom, label=channel)
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     ax.set_title(title)
@@ -95,17 +137,20 @@ def _first_response(ax: Any, series: ChartSeries) -> None:
     ax.legend(loc="upper right", fontsize="small")
 
 
-def _trends(ax: Any, series: ChartSeries, days: list[str]) -> None:
-    title = "Bot deflection and CSAT per day"
+def _trends(ax: Any, series: ChartSeries, days: Days) -> None:
+    title = f"Bot deflection and CSAT per {days.unit}"
     if not series.deflection and not series.csat:
         _empty(ax, title)
         return
-    index = {day: i for i, day in enumerate(days)}
-    points = [
-        (index[k.key], k.verified / k.judged * 100, k.assumed / k.judged * 100)
-        for k in series.deflection
-        if k.key in index and k.judged
-    ]
+    judged: dict[int, list[int]] = {}  # bar -> [judged, verified, assumed]
+    for k in series.deflection:
+        bar = days.at(k.key)
+        if bar is not None and k.judged:
+            sums = judged.setdefault(bar, [0, 0, 0])
+            sums[0] += k.judged
+            sums[1] += k.verified
+            sums[2] += k.assumed
+    points = [(bar, v / n * 100, a / n * 100) for bar, (n, v, a) in sorted(judged.items())]
     if points:
         xs = [p[0] for p in points]
         ax.plot(xs, [p[1] for p in points], marker="o", color="#1565c0", label="verified %")
@@ -113,7 +158,14 @@ def _trends(ax: Any, series: ChartSeries, days: list[str]) -> None:
     ax.set_ylim(0, 100)
     ax.set_ylabel("deflected questions (%)")
     ax.set_title(title)
-    csat = [(index[day], average) for day, _, average in series.csat if day in index]
+    rated: dict[int, list[float]] = {}  # bar -> [ratings, sum of scores]
+    for day, ratings, average in series.csat:
+        bar = days.at(day)
+        if bar is not None and ratings:
+            scores = rated.setdefault(bar, [0.0, 0.0])
+            scores[0] += ratings
+            scores[1] += ratings * average
+    csat = [(bar, total / count) for bar, (count, total) in sorted(rated.items())]
     right = ax.twinx()
     if csat:
         right.plot([c[0] for c in csat], [c[1] for c in csat], marker="s", color="#ef6c00")

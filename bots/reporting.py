@@ -61,6 +61,12 @@ _RELATIVE = re.compile(r"^(\d{1,5})\s*([hdw])$")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
 
+# Ticket times are after 1970 (business time counts from the epoch); the last year is kept
+# free so that the end of a day and the calendars' lookahead stay representable.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
@@ -68,7 +74,21 @@ def _midnight(day: date) -> datetime:
 def parse_moment(text: str, *, now: datetime, option: str, end: bool = False) -> datetime:
     """A report boundary: `YYYY-MM-DD` (UTC midnight; with `end`, the end of that day),
     `YYYY-MM-DDTHH:MM` (UTC unless it names an offset), `today`, `now`, or a time ago such
-    as `12h`, `7d`, `2w`. Raises `ReportError` naming `option` otherwise."""
+    as `12h`, `7d`, `2w`, between 1970 and 9998. Raises `ReportError` naming `option`
+    otherwise."""
+    try:
+        moment = _moment(text, now=now, option=option, end=end)
+    except OverflowError:  # e.g. the end of 9999-12-31: past what a datetime holds
+        moment = None
+    if moment is None or not EARLIEST <= moment <= LATEST:
+        raise ReportError(
+            f"{option}: {text.strip()!r} is out of range (reports cover "
+            f"{EARLIEST:%Y-%m-%d} to {LATEST - timedelta(days=1):%Y-%m-%d})"
+        )
+    return moment
+
+
+def _moment(text: str, *, now: datetime, option: str, end: bool) -> datetime:
     value = text.strip().lower()
     if value == "now":
         return now

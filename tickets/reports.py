@@ -66,6 +66,7 @@ POLICY_KEY = "@"  # business-hours keys of SLA policies that name their own cale
 RECONTACT_WINDOW = timedelta(days=7)
 SATISFIED_MIN = 4  # CSAT scores counted as satisfied (4 and 5)
 DAY = 86_400.0
+FUTURE_HOURS = timedelta(days=366)  # how far past now the business-hours table may reach
 
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 
@@ -1161,7 +1162,11 @@ async def _bounds(session: AsyncSession, window: Window) -> tuple[datetime, date
     if first is None:
         return None
     latest = await session.scalar(select(func.max(Ticket.resolved_at)))
-    return first, max(x for x in (latest, window.until, utcnow()) if x is not None)
+    now = utcnow()
+    # A period may end far in the future (`--until 9998-12-31`), but no ticket time is
+    # there: a table reaching that far would take minutes to build for nothing.
+    until = min(_as_utc(window.until), now + FUTURE_HOURS)
+    return first, max(x for x in (latest, until, now) if x is not None)
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -553,14 +553,19 @@ class Helpdesk:
         actor: str,
         reason: str = "",
         now: datetime | None = None,
+        allowed: bool = False,
     ) -> str | None:
-        """Assign by hand (Slack id or name from helpdesk.yaml; None unassigns)."""
+        """Assign by hand (Slack id or name from helpdesk.yaml; None unassigns).
+
+        An id helpdesk.yaml does not list is refused unless `allowed` says the caller has
+        checked it may work the ticket (a member of the department's Slack user group, or an
+        admin, taking it in Slack)."""
         now = now or utcnow()
         self._not_final(ticket, "assign")
         slack_id = agent
         if agent is not None:
             found = self.config.find_agent(agent)
-            if found is None and self.config.all_agents():
+            if found is None and self.config.all_agents() and not allowed:
                 raise TicketInputError(f"unknown agent {agent!r} (not in helpdesk.yaml)")
             slack_id = found.slack_id if found else agent
             if len(slack_id) > ASSIGNEE_MAX:

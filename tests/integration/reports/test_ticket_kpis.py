@@ -153,3 +153,25 @@ async def test_a_policy_no_longer_configured_still_counts(db: Database, history:
         report = await ticket_report(session, PERIOD, rules=ReportRules.from_config())
     first = report.totals.sla["first_response"]
     assert (first.with_target, first.breached) == (5, 2)
+
+
+async def test_a_period_ending_far_ahead_gives_the_same_figures_without_a_huge_hours_table(
+    db: Database, history: History
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tickets.models import utcnow
+    from tickets.reports import FUTURE_HOURS, _bounds
+
+    rules = ReportRules.from_config(history.config)
+    far = Window(PERIOD.since, datetime(9999, 1, 1, tzinfo=UTC))
+    async with db.session() as session:
+        bounds = await _bounds(session, far)
+        near = await ticket_report(session, Window(PERIOD.since, utcnow()), rules=rules)
+        report = await ticket_report(session, far, rules=rules)
+    assert bounds is not None
+    # the business-hours table spans the tickets up to a year ahead, not 7,000 years of days
+    assert bounds[1] <= utcnow() + FUTURE_HOURS + timedelta(minutes=1)
+    assert report.totals.created == near.totals.created > 0
+    assert report.totals.first_response_business == near.totals.first_response_business
+    assert report.totals.resolution_business == near.totals.resolution_business

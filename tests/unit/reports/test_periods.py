@@ -88,3 +88,30 @@ def test_digest_schedule() -> None:
     assert next_digest_at(d(25, 8)) == datetime(2024, 4, 1, 8, tzinfo=UTC)
     assert next_digest_at(d(25, 7, 59)) == d(25, 8)
     assert digest_week(d(25, 8)) == 202412  # covers ISO week 12 (18-24 March)
+
+
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [
+        ("0001-01-01", None),  # crashed building the business-hours table (year 0)
+        ("1969-12-31", None),
+        ("99999w", None),
+        ("30d", "9999-12-31"),  # the end of that day is past what a datetime holds
+        ("30d", "9999-12-31T23:59-05:00"),
+    ],
+)
+def test_moments_outside_the_reportable_years_are_refused(since: str, until: str | None) -> None:
+    with pytest.raises(ReportError, match=r"is out of range \(reports cover 1970-01-01 to "):
+        parse_window(since, until, now=NOW)
+
+
+def test_the_reportable_years_reach_their_ends() -> None:
+    window = parse_window("1970-01-01", "9998-12-31", now=NOW)
+    assert window.since == datetime(1970, 1, 1, tzinfo=UTC)
+    assert window.until == datetime(9999, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01..9999-12-31", "9999-12-31", "0001-01-01"])
+def test_slack_periods_outside_the_reportable_years_are_refused(text: str) -> None:
+    with pytest.raises(ReportError, match=r"^period: .* is out of range"):
+        parse_period(text, now=NOW)
