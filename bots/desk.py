@@ -783,10 +783,9 @@ class Desk:
             if raw.isascii() and raw.isdigit():
                 raise Refused(f"There is no ticket #{blocks.clip(raw, 20)}.")
             raise Refused("Usage: `/relaydesk ticket N` (a ticket number).")
-        try:
-            ticket = await tickets.get_ticket(session, number)
-        except TicketError:
-            raise Refused(f"There is no ticket #{raw}.") from None
+        # the card names the customer and quotes them: only those who may work the ticket
+        # see it (in an internal helpdesk, customers use the same Slack workspace)
+        ticket = await self._ticket_for(session, number, message.user_id)
         view = await ticket_view(session, ticket)
         place = await thread_for_ticket(session, ticket.number)
         where = f"\nThread: <#{place.channel}>" if place is not None else ""

@@ -336,6 +336,22 @@ async def test_slash_command_ticket_answers_privately(slack: SlackDesk) -> None:
     assert "no ticket #99999" in answers[2]["text"]
 
 
+async def test_only_those_who_may_work_a_ticket_see_its_card(slack: SlackDesk) -> None:
+    """The card names and quotes the customer; any workspace user could show it before."""
+    number = await slack.hand_off(126, "My name is Ada Lovelace and my parcel is late")
+    url = slack.api.response_url("cmd3")
+    for user in (STRANGER, GROUP_AGENT, ADMIN):
+        await slack.command(p.slash_command(user, TRIAGE, f"ticket {number}", response_url=url))
+        await slack.settle()
+    stranger, member, admin = slack.api.calls_to("response_url")
+    assert stranger["text"] == (
+        f"Only agents of the payments department can act on ticket #{number}."
+    )
+    assert not stranger.get("blocks") and "Ada" not in json.dumps(stranger)
+    for allowed in (member, admin):
+        assert f"Ticket #{number}" in allowed["text"] and "Ada" in json.dumps(allowed["blocks"])
+
+
 async def test_admin_commands_answer_admins(slack: SlackDesk) -> None:
     await slack.hand_off(124)
     url = slack.api.response_url("cmd2")
