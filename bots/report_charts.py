@@ -67,10 +67,6 @@ class Days:
         return "day" if self.size == 1 else f"{self.size} days"
 
 
-def _days(report: Report) -> Days:
-    return Days.of(report)
-
-
 def _whole_numbers(ax: Any) -> None:
     from matplotlib.ticker import MaxNLocator
 
@@ -209,7 +205,7 @@ def render_png(report: Report) -> bytes:
     if report.charts is None:
         raise ValueError("the report was built without chart series (charts=True)")
     series = report.charts
-    days = _days(report)
+    days = Days.of(report)
     figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.subplots(2, 2)
