@@ -412,6 +412,7 @@ class Desk:
         if action == "assign":
             if ticket.assignee == message.user_id:
                 raise Refused(f"Ticket #{ticket.number} is already assigned to you.")
+            previous = ticket.assignee
             # may_act() let this user act on the ticket (a listed agent, a member of the
             # department's user group, or an admin): they may take it.
             await helpdesk.assign(
@@ -422,7 +423,16 @@ class Desk:
                 reason="took it in Slack",
                 allowed=True,
             )
-            return await self._card_update(session, ticket)
+            replies = await self._card_update(session, ticket)
+            if previous:
+                # The card alone changes silently: the agent who had the ticket is told.
+                replies.append(
+                    self._thread_notice(
+                        ticket,
+                        f"🙋 <@{message.user_id}> took ticket #{ticket.number} from <@{previous}>.",
+                    )
+                )
+            return replies
         if action == "escalate":
             return await self._escalate(session, ticket, message)
         if action == "pending":
@@ -628,6 +638,10 @@ class Desk:
         self, session: AsyncSession, ticket: Ticket, message: InboundMessage
     ) -> list[Reply]:
         """Regenerate, re-tone or translate the draft; the draft message is replaced."""
+        if ticket.status == "closed":
+            raise Refused(
+                f"Ticket #{ticket.number} is closed; a new draft could not be sent to the customer."
+            )
         action = message.action or ""
         draft_id = _draft_id(message.action_value)
         previous = int(draft_id) if draft_id is not None else None

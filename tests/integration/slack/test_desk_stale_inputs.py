@@ -9,9 +9,11 @@ from sqlalchemy import select
 
 from bots.pipeline.models import InboxRow
 from bots.slack.blocks import EDIT_BLOCK, EDIT_CALLBACK, EDIT_INPUT
+from drafting.models import Draft
 from tests.fakes import slack_payloads as p
 from tests.integration.slack.conftest import ADMIN, AGENT, GROUP_AGENT, TRIAGE, SlackDesk
 from tests.integration.slack.test_desk import agent_messages, card_updates, press, shown, ticket
+from tickets import service as tickets
 
 
 def private_answers(slack: SlackDesk, user: str = AGENT) -> list[str]:
@@ -56,6 +58,13 @@ async def test_group_members_and_admins_can_take_a_ticket(slack: SlackDesk) -> N
     await slack.settle()
     assert (await ticket(slack, number)).assignee == ADMIN
     assert private_answers(slack, GROUP_AGENT) == private_answers(slack, ADMIN) == []
+    # the agent who had it is told in the thread, not only by a changed card
+    told = [
+        c["text"]
+        for c in slack.api.calls_to("chat.postMessage")
+        if c.get("thread_ts") == slack.card_ts(number) and "took ticket" in c["text"]
+    ]
+    assert told == [f"🙋 <@{ADMIN}> took ticket #{number} from <@{GROUP_AGENT}>."]
     updates = len(card_updates(slack, number))
     await slack.interact(press(slack, number, "assign", str(number), user=ADMIN))  # again
     await slack.settle()
@@ -171,3 +180,22 @@ async def test_a_report_period_out_of_range_gets_the_usage(slack: SlackDesk) -> 
     assert "Usage: `/relaydesk report [" in refusal["text"]
     [upload] = slack.api.calls_to("files.completeUploadExternal")  # the next command still runs
     assert upload["initial_comment"].startswith("*relaydesk report* 2024-01-01 00:00")
+
+
+async def test_a_closed_tickets_draft_buttons_are_refused(slack: SlackDesk) -> None:
+    number = await slack.hand_off(955)
+    async with slack.db.session() as session:
+        found = await tickets.get_ticket(session, number)
+        await slack.services.helpdesk.resolve(session, found, actor="test")
+        await slack.services.helpdesk.close(session, found, actor="test")
+        await session.commit()
+    async with slack.db.session() as session:
+        drafts_before = len((await session.scalars(select(Draft))).all())
+    for action in ("regenerate", "translate", "shorter"):
+        await slack.interact(draft_press(slack, number, action))
+    await slack.settle()
+    closed = f"Ticket #{number} is closed; a new draft could not be sent to the customer."
+    assert private_answers(slack) == [closed] * 3
+    async with slack.db.session() as session:
+        assert len((await session.scalars(select(Draft))).all()) == drafts_before
+    assert await failed_rows(slack) == []
