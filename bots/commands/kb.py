@@ -612,6 +612,9 @@ def gaps(
         "--csv",
         help="Also write every question to this CSV, to fill in and give to kb teach --file.",
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace the --csv file if it exists (labels in it are lost)."
+    ),
 ) -> None:
     """Handed-off and 👎 questions, clustered, largest first, with the nearest article."""
     if min_size < 1:
@@ -620,6 +623,13 @@ def gaps(
         fail(f"{csv_out} is a folder, not a file")
     if csv_out is not None and not csv_out.parent.is_dir():
         fail(f"{csv_out.parent}: no such folder")
+    if csv_out is not None and csv_out.exists() and not force:
+        # It is the file an admin labels by hand: running the command again must not
+        # wipe that work.
+        fail(
+            f"{csv_out} already exists and may hold your labels: name another file, "
+            "or add --force to replace it"
+        )
     start: datetime | None = None
     if since is not None:
         try:

@@ -227,6 +227,18 @@ def test_teach(env: dict[str, str | None], articles: Path, tmp_path: Path) -> No
     assert folder == f"error: {tmp_path} is a folder, not a file"
     missing = one_error_line(kb(env, "gaps", "--csv", str(tmp_path / "no" / "gaps.csv")))
     assert missing == f"error: {tmp_path / 'no'}: no such folder"
+    # the file an admin has labelled is not overwritten by running the command again
+    filled = "question,expected,language,group,nearest\nwhere is it,delivery-time,en,1,\n"
+    (tmp_path / "gaps.csv").write_text(filled, encoding="utf-8")
+    kept = one_error_line(kb(env, "gaps", "--csv", str(tmp_path / "gaps.csv")))
+    assert kept == (
+        f"error: {tmp_path / 'gaps.csv'} already exists and may hold your labels: "
+        "name another file, or add --force to replace it"
+    )
+    assert (tmp_path / "gaps.csv").read_text(encoding="utf-8") == filled
+    forced = kb(env, "gaps", "--csv", str(tmp_path / "gaps.csv"), "--force")
+    assert forced.exit_code == 0 and "wrote 0 questions" in forced.stderr
+    assert (tmp_path / "gaps.csv").read_text() == "question,expected,language,group,nearest\n"
 
 
 def test_openai_embedder_and_mixing_refused(
