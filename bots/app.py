@@ -21,6 +21,7 @@ from bots.pipeline.channel import Channel
 from bots.pipeline.ingest_thread import IngestLifecycle, IngestThread
 from bots.pipeline.store import HEARTBEAT, heartbeat, release_stale_leases, retire
 from bots.pipeline.workers import (
+    DelayedHook,
     FailedHook,
     Handler,
     InboxWorker,
@@ -78,6 +79,7 @@ class Services:
     desk: Handler | None = None
     sent_hooks: list[SentHook] = field(default_factory=list)  # channels' after-send hooks
     failed_hooks: list[FailedHook] = field(default_factory=list)  # after a permanent failure
+    delayed_hooks: list[DelayedHook] = field(default_factory=list)  # once, while still retrying
     inbox_wakeup: Wakeup = field(default_factory=Wakeup)
     outbox_wakeup: Wakeup = field(default_factory=Wakeup)
     ingester: IngestThread | None = None  # webhooks' inbox commits, off the workers' loop
@@ -115,11 +117,12 @@ class Services:
             self.db,
             self.channels,
             poll=poll,
-            max_attempts=self.settings.max_send_attempts,
+            retry_window=self.settings.send_retry_window,
             concurrency=self.settings.outbox_concurrency,
             wakeup=self.outbox_wakeup,
             on_sent=self.sent_hooks,
             on_failed=self.failed_hooks,
+            on_delayed=self.delayed_hooks,
         )
         return inbox, outbox
 

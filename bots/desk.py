@@ -23,9 +23,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots import drafts
+from bots import drafts, relayed
 from bots.app import Services
 from bots.conversation import Handoff
+from bots.errors import RetryLater
 from bots.messages import Button, ChatRef, InboundMessage, OutboundMessage, image_meta
 from bots.pipeline.models import InboxRow
 from bots.pipeline.workers import Reply
@@ -42,6 +43,7 @@ from knowledge import store as kb_store
 from knowledge.errors import KnowledgeError
 from knowledge.evaluation import LabelledQuestion
 from knowledge.importer import parse_markdown
+from tickets import events
 from tickets import service as tickets
 from tickets.config import HelpdeskConfig
 from tickets.errors import TicketError
@@ -65,6 +67,17 @@ USAGE = (
     "Usage: `/relaydesk ticket N` · `/relaydesk kb search TEXT` · "
     "`/relaydesk kb teach SLUG QUESTION` · `/relaydesk report [period]` · `/relaydesk gaps`"
 )
+
+NOT_A_NOTE = (
+    "Your edit was not sent: a reply the customer has cannot become a note. They still see it "
+    "as it was; delete it in the thread to delete it from their chat too."
+)
+CHANGE_REASONS = {
+    ("edit", False): "edited in Slack: the customer's copy is being corrected",
+    ("edit", True): "edited in Slack before it was sent: the customer gets the new text",
+    ("delete", False): "deleted in Slack: the customer's copy is being deleted",
+    ("delete", True): "deleted in Slack before it was sent: it is not sent",
+}
 
 GroupMembers = Callable[[str], Awaitable[Collection[str]]]
 
@@ -115,6 +128,8 @@ class Desk:
                 return await self._action(session, message)
             if message.kind == "text":
                 return await self._thread_reply(session, message)
+            if message.kind in relayed.CHANGE_KINDS:
+                return await self._reply_changed(session, message)
         except Refused as exc:
             return [self._private(message, str(exc))]
         except (TicketError, DraftingError, KnowledgeError) as exc:
@@ -370,7 +385,7 @@ class Desk:
         """Send an agent's words to the customer, on whatever channel the customer uses."""
         if ticket.status == "closed":
             raise Refused(f"Ticket #{ticket.number} is closed; the customer was not messaged.")
-        await self.services.helpdesk.add_message(
+        stored = await self.services.helpdesk.add_message(
             session,
             ticket,
             direction="out",
@@ -382,7 +397,8 @@ class Desk:
         )
         meta: dict[str, Any] = {"agent": message.user_id}
         if confirm_ts:
-            meta["slack_confirm"] = {"channel": message.chat.chat_id, "ts": confirm_ts}
+            meta[relayed.CONFIRM_KEY] = {"channel": message.chat.chat_id, "ts": confirm_ts}
+            meta["message_id"] = stored.id  # the ticket's copy, corrected when it is edited
         out = OutboundMessage(
             chat=ChatRef(ticket.channel, ticket.chat_id),
             text=text,
@@ -391,6 +407,119 @@ class Desk:
         )
         log.info("desk: ticket #%s agent reply relayed to %s", ticket.number, ticket.channel)
         return [(out, ticket.id), *(await self._card_update(session, ticket))]
+
+    # ------------------------------------------------------------------ edited and deleted replies
+
+    async def _reply_changed(
+        self, session: AsyncSession, message: InboundMessage
+    ) -> Sequence[Reply]:
+        """An agent edited or deleted their message in a ticket's thread: the customer's copy
+        of a relayed reply follows (`bots.relayed`), also on a closed ticket (the customer
+        has that reply either way); whatever cannot follow is said, in the thread."""
+        thread = message.chat.thread_id
+        channel = message.chat.chat_id
+        number = await ticket_for_thread(session, channel, thread) if thread else None
+        if number is None:
+            return ()  # not a ticket's thread: nothing of ours changed
+        ticket = await tickets.get_ticket(session, number)
+        deleting = message.kind == "delete"
+        found = await relayed.find(session, ticket, channel, str(message.meta.get("ts") or ""))
+        if found is None:
+            return [self._private(message, self._not_relayed(message))]
+        original = found.original.row
+        if original.state == "failed":
+            why = original.error or "refused"
+            text = (
+                f"The customer never received this reply ({why}), so nothing was deleted in "
+                "their chat."
+                if deleting
+                else f"Your edit was not sent: the customer never received this reply ({why}). "
+                "Reply in the thread to send the corrected text."
+            )
+            return [self._private(message, text)]
+        latest = found.latest
+        text = message.text.strip()
+        if found.deleted or (not deleting and (not text or text == latest.message.text)):
+            return ()  # nothing the customer sees would change
+        if not deleting and text.lower().startswith(NOTE_PREFIX):
+            return [self._private(message, NOT_A_NOTE)]
+        if latest.row.state == "pending" and not (deleting and latest.row.id != original.id):
+            # Not sent yet: the waiting row takes the change (a change queued behind it
+            # would aim at a message id that does not exist yet).
+            if deleting:
+                done = await relayed.withdraw_pending(session, latest)
+            else:
+                done = await relayed.rewrite_pending(session, latest, text)
+            if not done:
+                raise RetryLater(f"ticket #{number}: a reply is being sent; its change waits")
+            await self._record_change(session, ticket, message, found, before_send=True)
+            if deleting:
+                note = relayed.withdrawn_text(message.user_id)
+                return [self._thread_notice(ticket, note)]
+            return ()
+        why = relayed.unchangeable(ticket.channel, original.platform_message_id)
+        if why:
+            note = relayed.still_sees(message.kind, message.user_id, why, latest.message.text)
+            return [self._thread_notice(ticket, note)]
+        await self._record_change(session, ticket, message, found, before_send=False)
+        new_text = latest.message.text if deleting else text
+        return [(relayed.change(found, message.kind, new_text, message.user_id), ticket.id)]
+
+    def _not_relayed(self, message: InboundMessage) -> str:
+        """Why an edited or deleted thread message changes nothing for the customer."""
+        before = str(message.meta.get("previous_text") or "").strip()
+        if before.lower().startswith(NOTE_PREFIX):
+            if message.kind == "delete":
+                return "That was an internal note: the customer never saw it (the ticket keeps it)."
+            return (
+                "This is an internal note: the customer never saw it, so nothing changed for "
+                "them (the ticket keeps the note as first written)."
+            )
+        days = self.services.settings.retention_days
+        kept = (
+            f" (or more than {days} days ago: relaydesk keeps no record of it after that)"
+            if days
+            else ""
+        )
+        if message.kind == "delete":
+            return (
+                f"This message was never relayed to the customer{kept}, so nothing was deleted "
+                "in their chat."
+            )
+        return (
+            f"Your edit was not sent: this message was never relayed to the customer{kept}. "
+            "Reply in the thread to send them something."
+        )
+
+    async def _record_change(
+        self,
+        session: AsyncSession,
+        ticket: Ticket,
+        message: InboundMessage,
+        found: relayed.Relayed,
+        *,
+        before_send: bool,
+    ) -> None:
+        """The ticket's event log records the change; an edit also corrects the ticket's copy
+        of the reply (its earlier text kept, as for customers' edits)."""
+        deleting = message.kind == "delete"
+        events.record(
+            session,
+            ticket,
+            "reply_deleted" if deleting else "reply_edited",
+            actor=events.agent_actor(message.user_id),
+            to_value=ticket.channel,
+            reason=CHANGE_REASONS[(message.kind, before_send)],
+        )
+        stored_id = found.original.message.meta.get("message_id")
+        stored = await session.get(Message, stored_id) if isinstance(stored_id, int) else None
+        if not deleting and stored is not None and stored.platform_id:
+            await self.services.helpdesk.edit_message(
+                session,
+                channel=stored.channel,
+                platform_id=stored.platform_id,
+                text=message.text.strip(),
+            )
 
     # ------------------------------------------------------------------ buttons and modals
 

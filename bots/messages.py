@@ -68,9 +68,9 @@ class InboundMessage:
     action_value: str = ""
     attachments: tuple[Attachment, ...] = ()
     edited: bool = False
-    kind: str = "text"  # text | command | action | edit | unsupported
+    kind: str = "text"  # text | command | action | edit | delete | unsupported
     role: str = "customer"  # customer | agent: who acted (agents act from Slack)
-    ref: str | None = None  # for edits: the platform id of the message that was edited
+    ref: str | None = None  # edits, deletes: the platform id of the message changed
     meta: dict[str, Any] = field(default_factory=dict)  # platform extras passed through
 
     @classmethod
@@ -91,7 +91,9 @@ class OutboundMessage:
     chat: ChatRef
     text: str
     buttons: tuple[Button, ...] = ()
-    kind: str = "text"  # text | card | card_update | notice
+    # text | card | card_update | notice | edit | delete: `edit` gives, and `delete` removes,
+    # the message this channel sent as `meta["target"]` (the platform id `send` returned)
+    kind: str = "text"
     ticket_number: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 

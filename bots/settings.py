@@ -5,6 +5,7 @@ Built once at start (`Settings()`), then passed down to every service.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -81,7 +82,15 @@ class Settings(BaseSettings):
 
     # Pipeline
     worker_poll_s: float = Field(0.2, gt=0, validation_alias=_env("RELAYDESK_WORKER_POLL"))
-    max_send_attempts: int = Field(8, ge=1, validation_alias=_env("RELAYDESK_MAX_SEND_ATTEMPTS"))
+    # How long a message that cannot be sent yet (5xx, 429, network, rejected token) is retried,
+    # counted from when it was queued; refusals fail at once.
+    send_retry_hours: float = Field(
+        24.0, gt=0, le=720, validation_alias=_env("RELAYDESK_SEND_RETRY_HOURS")
+    )
+    # Replaced by RELAYDESK_SEND_RETRY_HOURS: read only for `retired_variables`.
+    retired_max_send_attempts: str | None = Field(
+        None, validation_alias=_env("RELAYDESK_MAX_SEND_ATTEMPTS")
+    )
     # Messages the outbox sends at once (to different chats). A crash can repeat the ones in
     # flight, as no platform lets a send be made idempotent: 1 means at most one per crash.
     outbox_concurrency: int = Field(
@@ -135,6 +144,20 @@ class Settings(BaseSettings):
         ]
         password = make_url_password(self.database_url)
         return [v for v in (*values, password) if v]
+
+    def retired_variables(self) -> list[str]:
+        """One line for each variable that is set but no longer used, and what replaced it."""
+        if not self.retired_max_send_attempts:
+            return []
+        return [
+            "RELAYDESK_MAX_SEND_ATTEMPTS is no longer used: a message that cannot be sent yet is "
+            f"retried for RELAYDESK_SEND_RETRY_HOURS ({self.send_retry_hours:g} h), "
+            "not a number of attempts"
+        ]
+
+    @property
+    def send_retry_window(self) -> timedelta:
+        return timedelta(hours=self.send_retry_hours)
 
     @property
     def effective_database_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import socket
 import sys
 import time
@@ -20,6 +21,8 @@ from bots.pipeline.models import InboxRow, OutboxRow
 from bots.pipeline.store import ingest
 from bots.schema import ensure_current, upgrade
 from bots.settings import CHANNEL_VARIABLES
+
+log = logging.getLogger(__name__)
 
 CHAT_REPLY_TIMEOUT_S = 60.0
 
@@ -120,6 +123,8 @@ def serve() -> None:
 
     settings = load_settings()
     setup_logging(settings)
+    for line in settings.retired_variables():
+        log.warning(line)
     # Bound before anything starts: an address in use is one line, not a started-and-stopped
     # service.
     listener = listen(settings.host, settings.port)

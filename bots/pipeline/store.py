@@ -175,6 +175,27 @@ async def claim_outbox(
     return rows
 
 
+async def renew_inbox(
+    session: AsyncSession, row_ids: Sequence[int], *, owner: str, lease: timedelta
+) -> set[int]:
+    """Extend `owner`'s leases on events it is still working on, to `lease` from now; return
+    the ids renewed. A row no longer pending under `owner`'s lease (finished, handed back,
+    or taken over once its lease ran out) is left alone."""
+    result = await session.execute(
+        update(InboxRow)
+        .where(
+            InboxRow.id.in_(list(row_ids)),
+            InboxRow.lease_owner == owner,
+            InboxRow.state == "pending",
+        )
+        .values(lease_until=utcnow() + lease)
+        .returning(InboxRow.id)
+    )
+    renewed = set(result.scalars())
+    await session.commit()
+    return renewed
+
+
 async def finish_inbox(session: AsyncSession, row_id: int, owner: str) -> bool:
     """Mark an event processed in the caller's transaction; False if our lease was lost."""
     result = await session.execute(

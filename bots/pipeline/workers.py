@@ -29,12 +29,16 @@ from tickets.models import utcnow
 
 log = logging.getLogger(__name__)
 
-INBOX_LEASE = timedelta(seconds=30)
+INBOX_LEASE = timedelta(seconds=30)  # renewed every third of it while an event is handled
+INBOX_TIME_LIMIT = timedelta(minutes=5)  # handling longer than this fails (and is retried)
 OUTBOX_LEASE = timedelta(seconds=120)
 MAX_INBOX_ATTEMPTS = 5
 RETRY_LATER = 10.0  # seconds (at most) between tries of an event that cannot be handled yet
 RECORD_ATTEMPTS = 6  # marking a delivered row sent; each try waits out SQLite's busy timeout
 DATABASE_WAIT = 5.0  # seconds (at most) between tries while the database is unavailable
+SEND_RETRY_WINDOW = timedelta(hours=24)  # a message that cannot be sent yet is tried this long
+DELAYED_AFTER = 3  # retryable failures after which a delayed agent reply is announced (once)
+UNEXPECTED_ATTEMPTS = 8  # tries of a message whose sending fails on a fault of our own (a bug)
 
 
 Reply = tuple[OutboundMessage, int | None]
@@ -50,11 +54,16 @@ class Handler(Protocol):
 
 SentHook = Callable[[AsyncSession, OutboxRow, OutboundMessage, str | None], Awaitable[None]]
 FailedHook = Callable[[AsyncSession, OutboxRow, OutboundMessage, str], Awaitable[None]]
+DelayedHook = Callable[[AsyncSession, OutboxRow, OutboundMessage, str, timedelta], Awaitable[None]]
+"""Runs once per row, at its `DELAYED_AFTER`th retryable failure: the row, its message, the
+failure's reason and how long the message is retried for (from when it was queued)."""
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
-    """Exponential backoff with full jitter: attempt 1 -> up to 1 s, 2 -> 2 s, ... capped."""
-    return float(random.uniform(0.5, 1.0) * min(cap, base * 2 ** max(0, attempt - 1)))
+    """Exponential backoff with full jitter: attempt 1 -> up to 1 s, 2 -> 2 s, ... capped.
+    Any number of attempts (a message retried for days makes thousands)."""
+    exponent = min(max(0, attempt - 1), 64)  # 2.0 ** 1024 and beyond is not a float
+    return float(random.uniform(0.5, 1.0) * min(cap, base * 2.0**exponent))
 
 
 def worker_id() -> str:
@@ -76,6 +85,12 @@ def describe(exc: BaseException) -> str:
     """A one-line account of a database error: its kind, never the statement or its values."""
     original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     return type(original).__name__
+
+
+class UnexpectedSendError(SendError):
+    """Sending failed on something no channel translated (a bug rather than an outage): tried
+    `UNEXPECTED_ATTEMPTS` times, not for the whole retry window, so that it does not hold up
+    its chat's later messages for a day."""
 
 
 class MalformedPayload(RelaydeskError):
@@ -125,9 +140,11 @@ class InboxWorker:
         wakeup: Wakeup | None = None,
         outbox_wakeup: Wakeup | None = None,
         lease: timedelta = INBOX_LEASE,
+        time_limit: timedelta = INBOX_TIME_LIMIT,
     ) -> None:
         self.db = db
         self.lease = lease
+        self.time_limit = time_limit
         self.channels = channels
         self.handler = handler
         self.poll = poll
@@ -151,12 +168,28 @@ class InboxWorker:
         if not claimed:
             return 0
         semaphore = asyncio.Semaphore(self.concurrency)
+        held = {item[0] for item in claimed}
 
         async def guarded(item: tuple[int, str, str, int]) -> bool:
-            async with semaphore:
-                return await self._process(*item)
+            try:
+                async with semaphore:
+                    return await self._process(*item)
+            finally:
+                held.discard(item[0])
 
-        results = await asyncio.gather(*(guarded(item) for item in claimed))
+        # On SQLite this process is the only worker, and it claims nothing more until the
+        # batch is done: only replicas on PostgreSQL could take a row whose lease ran out.
+        renewal = (
+            asyncio.create_task(self._renew(held), name="inbox-lease-renewal")
+            if self.db.is_postgres
+            else None
+        )
+        try:
+            results = await asyncio.gather(*(guarded(item) for item in claimed))
+        finally:
+            if renewal is not None:
+                renewal.cancel()
+                await asyncio.wait([renewal])
         if self.outbox_wakeup is not None:
             self.outbox_wakeup.set()
         return sum(results)
@@ -169,7 +202,10 @@ class InboxWorker:
             async with self.db.session() as session:
                 replies: Sequence[tuple[OutboundMessage, int | None]] = ()
                 if message is not None:
-                    replies = await self.handler.handle(session, message)
+                    # A handler that hangs (alive, but its lease renewed for ever) would keep
+                    # its event, the chat's later events and this batch waiting.
+                    async with asyncio.timeout(self.time_limit.total_seconds()):
+                        replies = await self.handler.handle(session, message)
                 for reply, ticket_id in replies:
                     store.enqueue(session, reply, ticket_id=ticket_id)
                 if not await store.finish_inbox(session, row_id, self.owner):
@@ -243,6 +279,40 @@ class InboxWorker:
                 describe(exc),
             )
 
+    async def _renew(self, held: set[int]) -> None:
+        """Renew the leases on `held` (the batch's rows not yet finished) every third of a
+        lease, so that handling which outlasts one (a slow model or database) is not taken
+        over by another replica while this one is alive and at it. A crash stops the
+        renewals with everything else: the rows are taken over once the heartbeat is stale
+        (or the lease runs out), as before. A row taken over anyway (the database was
+        unreachable for longer than a lease) is no longer renewed, and its result is not
+        recorded: `finish_inbox` and `release_inbox` only touch rows still ours."""
+        period = self.lease.total_seconds() / 3
+        while held:
+            await asyncio.sleep(period)
+            ids = sorted(held)
+            if not ids:
+                return
+            try:
+                async with self.db.session() as session:
+                    renewed = await store.renew_inbox(
+                        session, ids, owner=self.owner, lease=self.lease
+                    )
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    log.exception("inbox leases: renewing them failed; trying again")
+                else:
+                    log.warning(
+                        "inbox leases: the database is unavailable (%s); trying again in %.0f s",
+                        describe(exc),
+                        period,
+                    )
+                continue
+            for row_id in ids:
+                if row_id not in renewed and row_id in held:
+                    log.debug("inbox row %s: no longer ours; its lease is not renewed", row_id)
+                    held.discard(row_id)
+
     @staticmethod
     def _parse(channel: Channel | None, channel_name: str, raw: str) -> InboundMessage | None:
         if channel is None:
@@ -261,7 +331,9 @@ class InboxWorker:
 
 
 class OutboxWorker:
-    """Sends outbox rows per chat in order, paced per platform, retried until sent or refused."""
+    """Sends outbox rows per chat in order, paced per platform, retried until sent, refused,
+    or older than `retry_window` (counted from when the row was queued, so that an outage of
+    minutes or hours loses nothing)."""
 
     def __init__(
         self,
@@ -269,24 +341,26 @@ class OutboxWorker:
         channels: Mapping[str, Channel],
         *,
         poll: float = 0.2,
-        max_attempts: int = 8,
+        retry_window: timedelta = SEND_RETRY_WINDOW,
         concurrency: int = 16,
         wakeup: Wakeup | None = None,
         on_sent: Sequence[SentHook] = (),
         on_failed: Sequence[FailedHook] = (),
+        on_delayed: Sequence[DelayedHook] = (),
         lease: timedelta = OUTBOX_LEASE,
     ) -> None:
         self.db = db
         self.lease = lease
         self.channels = channels
         self.poll = poll
-        self.max_attempts = max_attempts
+        self.retry_window = retry_window
         self.concurrency = concurrency
         self.owner = worker_id()
         self.wakeup = wakeup or Wakeup()
         self.pacers = {name: Pacer(channel.pacing) for name, channel in channels.items()}
         self.on_sent = list(on_sent)
         self.on_failed = list(on_failed)
+        self.on_delayed = list(on_delayed)
 
     async def run_once(self) -> int:
         if not self.channels:
@@ -317,11 +391,11 @@ class OutboxWorker:
             return False
         except Exception as exc:
             log.exception("outbox row %s: unexpected send error", row.id)
-            await self._record_failure(row, message, SendError(type(exc).__name__))
+            kind = SendError if database_unavailable(exc) else UnexpectedSendError
+            await self._record_failure(row, message, kind(type(exc).__name__))
             return False
-        await self._record_sent(row, message, platform_id)
         metrics.MESSAGES_OUT.labels(channel=row.channel).inc()
-        return True
+        return await self._record_sent(row, message, platform_id)
 
     async def _record_failure(
         self, row: OutboxRow, message: OutboundMessage, exc: SendError
@@ -343,11 +417,12 @@ class OutboxWorker:
 
     async def _record_sent(
         self, row: OutboxRow, message: OutboundMessage, platform_id: str | None
-    ) -> None:
+    ) -> bool:
         """Mark a delivered row sent, with its sent hooks, in one transaction. The platform
         already has the message, so a busy or unreachable database is waited out here, for
         as long as our lease on the row lasts: a row left pending would be sent again once
-        its lease ran out (after that, another worker may take it anyway)."""
+        its lease ran out (after that, another worker may take it anyway). A row another
+        worker has taken meanwhile is its to record (False): its hooks run once, not twice."""
         deadline = asyncio.get_running_loop().time() + self.lease.total_seconds()
         attempt = 0
         while True:
@@ -357,9 +432,13 @@ class OutboxWorker:
                 # workers' other writes stand aside for it, as they do for acknowledgements.
                 with self.db.gate.urgent():
                     async with self.db.session() as session:
-                        await session.execute(
+                        result = await session.execute(
                             update(OutboxRow)
-                            .where(OutboxRow.id == row.id)
+                            .where(
+                                OutboxRow.id == row.id,
+                                OutboxRow.state == "pending",
+                                OutboxRow.lease_owner == self.owner,
+                            )
                             .values(
                                 state="sent",
                                 sent_at=utcnow(),
@@ -370,10 +449,18 @@ class OutboxWorker:
                                 error=None,
                             )
                         )
+                        if not getattr(result, "rowcount", 0):
+                            log.warning(
+                                "outbox row %s: sent, but no longer ours to record (another "
+                                "worker took it over, or an earlier try was recorded)",
+                                row.id,
+                            )
+                            await session.rollback()
+                            return False
                         for hook in self.on_sent:
                             await hook(session, row, message, platform_id)
                         await session.commit()
-                return
+                return True
             except Exception as exc:
                 pause = backoff(attempt, base=0.2, cap=DATABASE_WAIT)
                 left = deadline - asyncio.get_running_loop().time()
@@ -388,20 +475,28 @@ class OutboxWorker:
 
     async def _failed(self, row: OutboxRow, message: OutboundMessage, exc: SendError) -> None:
         attempts = row.attempts + 1
-        give_up = exc.permanent or attempts >= self.max_attempts
+        unexpected = isinstance(exc, UnexpectedSendError)
+        expired = not exc.permanent and utcnow() - row.created_at >= self.retry_window
+        give_up = exc.permanent or expired or (unexpected and attempts >= UNEXPECTED_ATTEMPTS)
+        reason = exc.reason
+        if expired:
+            reason = f"retried for {hours(self.retry_window)}; last error: {exc.reason}"
         if exc.retry_after:
             self.pacers[row.channel].hold(row.chat_key, exc.retry_after)
         delay = max(exc.retry_after or 0.0, backoff(attempts))
+        outcome = "; not retried" if give_up else f"; retry in {delay:.1f}s"
+        if expired:
+            outcome = f"; given up, queued over {hours(self.retry_window)} ago"
         log.warning(
             "outbox row %s (%s) attempt %s failed: %s%s",
             row.id,
             row.channel,
             attempts,
             exc.reason,
-            "; not retried" if give_up else f"; retry in {delay:.1f}s",
+            outcome,
         )
         async with self.db.session() as session:
-            await session.execute(
+            result = await session.execute(
                 update(OutboxRow)
                 .where(
                     OutboxRow.id == row.id,
@@ -411,19 +506,35 @@ class OutboxWorker:
                 .values(
                     state="failed" if give_up else "pending",
                     attempts=attempts,
-                    error=exc.reason[:500],
+                    error=reason[:500],
                     next_attempt_at=utcnow() + timedelta(seconds=delay),
                     lease_owner=None,
                     lease_until=None,
                 )
             )
+            if not getattr(result, "rowcount", 0):
+                # Another worker took the row over (our lease ran out): the failure, and
+                # what it announces, are its to record.
+                log.warning("outbox row %s: lease lost, failure left to its new owner", row.id)
+                await session.rollback()
+                return
             if give_up:
                 for hook in self.on_failed:
-                    await hook(session, row, message, exc.reason)
+                    await hook(session, row, message, reason)
+            elif attempts == DELAYED_AFTER and not unexpected:
+                # `attempts` counts this row's failures in the database, so this happens once
+                # per row, whichever replica sends it and however often they restart.
+                for delayed in self.on_delayed:
+                    await delayed(session, row, message, exc.reason, self.retry_window)
             await session.commit()
 
     async def run(self, stop: asyncio.Event) -> None:
         await run_loop("outbox", self.run_once, self.wakeup, self.poll, stop)
+
+
+def hours(window: timedelta) -> str:
+    """A retry window as people read it: `24 h`, `0.5 h`."""
+    return f"{window.total_seconds() / 3600:g} h"
 
 
 async def run_loop(

@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -29,6 +31,8 @@ from bots.messages import IMAGE_META_KEY, ChatRef, InboundMessage, OutboundMessa
 from bots.pipeline.channel import Pacing, PermanentSendError, SendError, TransientSendError
 from bots.pipeline.models import OutboxRow
 from bots.pipeline.store import enqueue
+from bots.pipeline.workers import hours
+from bots.relayed import CHANGE_KEY, CHANGE_KINDS, deleted_text, still_sees
 from bots.slack import blocks
 from bots.slack.cards import card_update
 from bots.slack.models import remember_card, thread_for_ticket
@@ -57,6 +61,7 @@ AUTH_ERRORS = {"invalid_auth", "not_authed", "token_expired", "token_revoked", "
 IGNORED_ERRORS = {"already_reacted", "no_reaction"}
 DELIVERED = "white_check_mark"
 NOT_DELIVERED = "x"
+EDITED = "pencil2"  # the customer's copy of an agent's reply now has the agent's edit
 CARD_KINDS = {"ticket_card", "card_update"}
 NO_CARD = "its card was not posted"
 
@@ -124,7 +129,36 @@ class SlackChannel:
             return await self._open_modal(message)
         if kind == "notice":
             return await self._notice(message)
+        if kind in CHANGE_KINDS:
+            return await self._change(message)
         return await self._text(message)
+
+    async def _change(self, message: OutboundMessage) -> str:
+        """Edit (`chat.update`) or delete (`chat.delete`) a message the bot sent to a
+        customer's DM, `meta["target"]` (the `channel:ts` its send returned)."""
+        target = str(message.meta.get("target") or "")
+        channel, ts = split_id(target)
+        if not channel or not ts:
+            raise PermanentSendError(f"not a Slack message id: {target!r}")
+        try:
+            if message.kind == "delete":
+                await guarded(self.client.chat_delete(channel=channel, ts=ts))
+            else:
+                await guarded(
+                    self.client.chat_update(
+                        channel=channel,
+                        ts=ts,
+                        text=blocks.clip(message.text, blocks.FALLBACK_MAX),
+                        blocks=blocks.customer_blocks(message.text, ()),
+                    )
+                )
+        except PermanentSendError as exc:
+            if exc.reason != "message_not_found":
+                raise
+            raise PermanentSendError(
+                "the message is no longer in the customer's Slack DM (message_not_found)"
+            ) from None
+        return target
 
     async def _text(self, message: OutboundMessage) -> str | None:
         thread = message.chat.thread_id
@@ -415,11 +449,37 @@ class SlackChannel:
             )
             if number is not None and first and ts:
                 await remember_card(session, ticket_number=number, channel=channel, card_ts=ts)
+                await self._catch_up(session, number, message)
         confirm = message.meta.get("slack_confirm")
         if isinstance(confirm, dict) and confirm.get("ts"):
             enqueue(session, _reaction(confirm, DELIVERED), ticket_id=row.ticket_id)
+        change = message.meta.get(CHANGE_KEY)
+        if isinstance(change, dict) and change.get("ts") and message.kind in CHANGE_KINDS:
+            done = (
+                _reaction(change, EDITED)
+                if message.kind == "edit"
+                else _thread_notice(change, message, deleted_text(str(change.get("agent"))))
+            )
+            enqueue(session, done, ticket_id=row.ticket_id)
         if row.channel == CHANNEL and message.kind == "notice" and message.meta.get("sla"):
             await self._refresh_card(session, message.ticket_number)
+
+    async def _catch_up(self, session: AsyncSession, number: int, posted: OutboundMessage) -> None:
+        """A card shows the ticket as it was when it was queued. What changed before it was
+        posted (the hand-off summary, an assignment) could not update a card that had no ts
+        yet, so a card that is out of date is updated once it is there."""
+        ticket = await session.scalar(select(Ticket).where(Ticket.number == number))
+        update = await card_update(session, ticket) if ticket is not None else None
+        if ticket is None or update is None:
+            return
+        posted_view = posted.meta.get("ticket") or {}
+        now = json.loads(json.dumps(update.meta["ticket"], default=str))
+        # The hand-off's card knows what the bot tried and falls back to the customer's
+        # question for a summary; neither is a change.
+        now["bot_tried"] = posted_view.get("bot_tried")
+        now["summary"] = now.get("summary") or posted_view.get("summary")
+        if now != posted_view:
+            enqueue(session, update, ticket_id=ticket.id)
 
     async def _refresh_card(self, session: AsyncSession, number: int | None) -> None:
         """An SLA warning or breach (and what its actions changed) shows on the card too."""
@@ -437,20 +497,18 @@ class SlackChannel:
         confirm = message.meta.get("slack_confirm")
         if isinstance(confirm, dict) and confirm.get("ts"):
             enqueue(session, _reaction(confirm, NOT_DELIVERED), ticket_id=row.ticket_id)
-            enqueue(
-                session,
-                OutboundMessage(
-                    chat=ChatRef(CHANNEL, str(confirm.get("channel"))),
-                    text=f"⚠️ Not delivered to the customer ({row.channel}): {reason}",
-                    kind="notice",
-                    ticket_number=message.ticket_number,
-                    meta={"in_thread": True, "system": True},
-                ),
-                ticket_id=row.ticket_id,
-            )
+            text = f"⚠️ Not delivered to the customer ({row.channel}): {reason}"
+            enqueue(session, _thread_notice(confirm, message, text), ticket_id=row.ticket_id)
+        change = message.meta.get(CHANGE_KEY)
+        if isinstance(change, dict) and change.get("ts") and message.kind in CHANGE_KINDS:
+            before = str(message.meta.get("before") or "")
+            why = still_sees(message.kind, str(change.get("agent")), blocks.escape(reason), before)
+            enqueue(session, _thread_notice(change, message, why), ticket_id=row.ticket_id)
         await self._record_on_ticket(session, row, message, reason)
         if row.channel != CHANNEL or message.meta.get("system") or message.kind == "reaction":
             return
+        if message.kind in CHANGE_KINDS:
+            return  # the thread was told
         if NO_CARD in reason:
             return  # the card's own failure was reported
         if not self.admin_channel or message.chat.chat_id == self.admin_channel:
@@ -469,6 +527,25 @@ class SlackChannel:
             ),
             ticket_id=row.ticket_id,
         )
+
+    async def on_delayed(
+        self,
+        session: AsyncSession,
+        row: OutboxRow,
+        message: OutboundMessage,
+        reason: str,
+        window: timedelta,
+    ) -> None:
+        """An agent's reply still not delivered after a few tries: say so in the thread, once
+        (the outbox calls this once per row); ✅ or ❌ follows when it is settled."""
+        confirm = message.meta.get("slack_confirm")
+        if not isinstance(confirm, dict) or not confirm.get("ts"):
+            return
+        text = (
+            f"⏳ Not delivered to the customer yet ({row.channel}: {blocks.escape(reason)}); "
+            f"still trying for up to {hours(window)}."
+        )
+        enqueue(session, _thread_notice(confirm, message, text), ticket_id=row.ticket_id)
 
     @staticmethod
     async def _record_on_ticket(
@@ -496,6 +573,17 @@ def _reaction(confirm: dict[str, Any], name: str) -> OutboundMessage:
         text="",
         kind="reaction",
         meta={"ts": confirm.get("ts"), "name": name, "system": True},
+    )
+
+
+def _thread_notice(confirm: dict[str, Any], message: OutboundMessage, text: str) -> OutboundMessage:
+    """A system notice in the thread of the agent's reply `message` (`confirm`: where it is)."""
+    return OutboundMessage(
+        chat=ChatRef(CHANNEL, str(confirm.get("channel"))),
+        text=text,
+        kind="notice",
+        ticket_number=message.ticket_number,
+        meta={"in_thread": True, "system": True},
     )
 
 

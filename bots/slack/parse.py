@@ -2,8 +2,8 @@
 
 Pure: the same body parses the same way when it arrives (to choose its inbox id and order key)
 and when the inbox worker processes it. Direct messages to the bot are customers; thread
-replies in channels, button presses on cards and drafts, modal submits and `/relaydesk` are
-agents.
+replies in channels (and their edits and deletions), button presses on cards and drafts, modal
+submits and `/relaydesk` are agents.
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ def _event(body: dict[str, Any]) -> InboundMessage | None:
     channel = str(event.get("channel") or "")
     if subtype == "message_changed":
         return _edit(event, event_id, channel)
+    if subtype == "message_deleted":
+        return _thread_change(event, event_id, channel, "delete")
     if subtype not in PERSON_SUBTYPES or event.get("bot_id") or not event.get("user"):
         return None
     user = str(event["user"])
@@ -72,6 +74,8 @@ def _event(body: dict[str, Any]) -> InboundMessage | None:
     attachments = tuple(_attachment(f) for f in event.get("files") or [] if isinstance(f, dict))
     meta = {"ts": ts, "channel": channel, "team": body.get("team_id")}
     if event.get("channel_type") == "im":
+        # Stored under channel:ts, the reference an edit of it carries (`_edit`).
+        meta["message_ref"] = f"{channel}:{ts}"
         command, args, kind = _customer_command(text)
         return InboundMessage(
             chat=ChatRef(CHANNEL, channel),
@@ -101,7 +105,7 @@ def _event(body: dict[str, Any]) -> InboundMessage | None:
 
 def _edit(event: dict[str, Any], event_id: str, channel: str) -> InboundMessage | None:
     if event.get("channel_type") != "im":
-        return None
+        return _thread_change(event, event_id, channel, "edit")
     edited = event.get("message") or {}
     if edited.get("bot_id") or not edited.get("user"):
         return None
@@ -116,6 +120,42 @@ def _edit(event: dict[str, Any], event_id: str, channel: str) -> InboundMessage 
         ref=f"{channel}:{ts}",
         role="customer",
         meta={"ts": ts, "channel": channel},
+    )
+
+
+def _thread_change(
+    event: dict[str, Any], event_id: str, channel: str, kind: str
+) -> InboundMessage | None:
+    """A person's reply in a channel thread, edited (`message_changed`) or deleted
+    (`message_deleted`): an agent's `edit` or `delete`. Slack tells who wrote the message,
+    not who deleted it (its author or a workspace admin); `user_id` is the author."""
+    if event.get("channel_type") == "im":
+        return None  # customers' deletions change nothing of theirs we keep
+    previous = event.get("previous_message") or {}
+    current = (event.get("message") or {}) if kind == "edit" else previous
+    if not isinstance(previous, dict) or not isinstance(current, dict):
+        return None
+    if current.get("subtype") not in PERSON_SUBTYPES or current.get("bot_id"):
+        return None
+    user = current.get("user") or previous.get("user")
+    ts = str(current.get("ts") or previous.get("ts") or event.get("deleted_ts") or "")
+    thread_ts = str(current.get("thread_ts") or previous.get("thread_ts") or "")
+    if not user or not ts or not thread_ts or thread_ts == ts:
+        return None  # a top-level message or a thread's parent is no reply to a ticket
+    text = str(current.get("text") or "")
+    before = str(previous.get("text") or "")
+    if kind == "edit" and text == before:
+        return None  # an unfurl, a reply count: nothing the agent wrote changed
+    return InboundMessage(
+        chat=ChatRef(CHANNEL, channel, thread_ts),
+        user_id=str(user),
+        platform_id=event_id,
+        text=text,
+        kind=kind,
+        edited=kind == "edit",
+        ref=f"{channel}:{ts}",
+        role="agent",
+        meta={"ts": ts, "channel": channel, "previous_text": before},
     )
 
 

@@ -77,6 +77,7 @@ def setup(services: Services) -> SlackChannel:
     services.add_channel(channel, routes, lifecycle)
     services.sent_hooks.append(channel.on_sent)
     services.failed_hooks.append(channel.on_failed)
+    services.delayed_hooks.append(channel.on_delayed)
     services.desk = desk
     # The engine tells agents about tickets through these: card, mirrored messages, drafts.
     services.conversation.on_handoff.append(desk.on_handoff)

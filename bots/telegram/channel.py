@@ -149,6 +149,8 @@ class TelegramChannel:
             if message.kind == "action_ack":
                 await self._answer_callback(message)
                 return None
+            if message.kind in ("edit", "delete"):
+                return await self._change(message)
             return await self._send_text(message)
         except TelegramError as exc:
             raise translate_error(exc, self.bot.token) from None
@@ -166,6 +168,48 @@ class TelegramChannel:
             # Too old (Telegram waits ~15 min) or already answered: the button press itself
             # was handled; there is nothing left to deliver.
             log.info("callback query %s not answered: %s", query_id, exc.message)
+
+    async def _change(self, message: OutboundMessage) -> str:
+        """Edit (`editMessageText`) or delete (`deleteMessage`) the message this bot sent as
+        `meta["target"]`; refusals say why in words an agent can act on."""
+        target = str(message.meta.get("target") or "")
+        chat, _, number = target.partition(":")
+        try:
+            chat_id, message_id = int(chat), int(number)
+        except ValueError:
+            raise PermanentSendError(f"not a Telegram message id: {target!r}") from None
+        texts = (message.text, str(message.meta.get("before") or ""))
+        if any(len(split_text(text)) > 1 for text in texts):
+            raise PermanentSendError(
+                "Telegram holds the reply in several messages (over 4096 characters): only "
+                "single-message replies are changed"
+            )
+        try:
+            if message.kind == "delete":
+                await self.bot.delete_message(chat_id, message_id)
+            else:
+                await self.bot.edit_message_text(
+                    message.text, chat_id=chat_id, message_id=message_id
+                )
+        except BadRequest as exc:
+            said = exc.message.lower()
+            if "message is not modified" in said:
+                return target  # the customer's copy already reads so
+            if "can't be deleted" in said:
+                raise PermanentSendError(
+                    f"Telegram lets a bot delete its messages only within 48 hours "
+                    f"(400 {exc.message})"
+                ) from None
+            if "not found" in said:
+                raise PermanentSendError(
+                    f"the message is no longer in the customer's Telegram chat (400 {exc.message})"
+                ) from None
+            raise
+        except _MALFORMED as exc:
+            raise TransientSendError(
+                f"the Bot API answered with something that is not a result ({type(exc).__name__})"
+            ) from None
+        return target
 
     async def _send_text(self, message: OutboundMessage) -> str:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tests.e2e.test_cli_chat import clean_env
+from tests.e2e.test_cli_chat import clean_env, relaydesk
 from tests.e2e.test_helpdesk_config import error
 
 
@@ -55,3 +55,24 @@ def test_a_database_that_cannot_be_used_is_one_line(tmp_path: Path) -> None:
     assert error("tickets", "list", env={**env, "RELAYDESK_DATA_DIR": str(file)}) == (
         f"error: configuration: RELAYDESK_DATA_DIR: {file} is a file, not a folder"
     )
+
+
+def test_serve_says_once_that_max_send_attempts_is_no_longer_used(tmp_path: Path) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    env = {**clean_env(tmp_path), "RELAYDESK_PORT": str(port), "RELAYDESK_SEND_RETRY_HOURS": "48"}
+    # No `relaydesk init`: serve stops at the schema check, after what it logs at start.
+    retired = relaydesk("serve", env={**env, "RELAYDESK_MAX_SEND_ATTEMPTS": "20"})
+    assert retired.returncode == 1 and "Traceback" not in retired.stderr
+    *logged, last = retired.stderr.strip().splitlines()
+    assert last.startswith("error: the database schema is empty")
+    assert len(logged) == 1
+    assert logged[0].endswith(
+        " WARNING bots.commands.system: RELAYDESK_MAX_SEND_ATTEMPTS is no longer used: a message"
+        " that cannot be sent yet is retried for RELAYDESK_SEND_RETRY_HOURS (48 h), not a number"
+        " of attempts"
+    )
+    quiet = relaydesk("serve", env=env)
+    assert quiet.returncode == 1
+    assert quiet.stderr.strip().splitlines() == [last]

@@ -11,6 +11,8 @@ Answers like Slack does, with bodies built from the official examples in
     api.pace_per_channel = 1.0            # chat.postMessage faster than 1/s per channel -> 429
     await api.wait_for("chat.postMessage", count=2)
     api.calls_to("chat.update")           # the parameters of each recorded call
+    api.messages[(channel, ts)]           # what each posted message says now (chat.update,
+                                          # chat.delete; unknown ones: message_not_found)
     api.stop()
 
 Socket Mode: `apps.connections.open` answers a ws:// URL on this server; `send_envelope(...)`
@@ -83,6 +85,7 @@ class FakeSlackApi:
         self.uploads: list[bytes] = []
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.port = 0
         self._script: list[_Scripted] = []
         self._lock = threading.Lock()
@@ -392,12 +395,33 @@ class FakeSlackApi:
             message["blocks"] = params["blocks"]
         if params.get("thread_ts"):
             message["thread_ts"] = params["thread_ts"]
+        with self._lock:
+            self.messages[(str(params.get("channel")), ts)] = message
         return body
 
+    def _posted(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        with self._lock:
+            return self.messages.get((str(params.get("channel")), str(params.get("ts"))))
+
     def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        posted = self._posted(params)
+        if posted is None:
+            return example("chat.delete", "error")  # {"ok": false, "error": "message_not_found"}
         body = example("chat.update")
         body.update(channel=params.get("channel"), ts=params.get("ts"), text=params.get("text"))
         body["message"]["text"] = params.get("text", "")
+        posted["text"] = params.get("text", "")
+        if "blocks" in params:
+            posted["blocks"] = params["blocks"]
+        return body
+
+    def _m_chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self._posted(params) is None:
+            return example("chat.delete", "error")
+        with self._lock:
+            self.messages.pop((str(params.get("channel")), str(params.get("ts"))), None)
+        body = example("chat.delete")
+        body.update(channel=params.get("channel"), ts=params.get("ts"))
         return body
 
     def _m_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:

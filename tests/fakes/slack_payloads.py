@@ -72,6 +72,60 @@ def thread_reply(
     return body
 
 
+def thread_edit(
+    user: str,
+    channel: str,
+    thread_ts: str,
+    ts: str,
+    text: str,
+    *,
+    before: str,
+    bot_id: str | None = None,
+) -> dict[str, Any]:
+    """A reply in a channel thread edited by its author (`message_changed`); Slack puts the
+    thread's ts in both copies of a thread reply."""
+    body = _load("event_callback/message__message_changed/event_payload_c6d8ac6fa5.json")
+    event = body["event"]
+    now = next_ts()
+    event.update(channel=channel, ts=now, event_ts=now)
+    event["message"].update(
+        user=user, text=text, ts=ts, thread_ts=thread_ts, edited={"user": user, "ts": now}
+    )
+    event["previous_message"].update(user=user, text=before, ts=ts, thread_ts=thread_ts)
+    for copy_ in (event["message"], event["previous_message"]):
+        copy_.pop("blocks", None)
+        if bot_id:
+            copy_["bot_id"] = bot_id
+    body["event_id"] = f"Ev{next(_ids):08d}"
+    return body
+
+
+def dm_edit(user: str, channel: str, ts: str, text: str, before: str) -> dict[str, Any]:
+    """A customer's direct message edited by them (`message_changed` in an IM)."""
+    body = _load(
+        "event_callback/message__message_changed__im/message_changed_event_body_19453d5d9a.json"
+    )
+    event = body["event"]
+    now = next_ts()
+    event.update(channel=channel, ts=now, event_ts=now)
+    event["message"] = {"type": "message", "user": user, "text": text, "ts": ts}
+    event["message"]["edited"] = {"user": user, "ts": now}
+    event["previous_message"] = {"type": "message", "user": user, "text": before, "ts": ts}
+    body["event_id"] = f"Ev{next(_ids):08d}"
+    return body
+
+
+def thread_delete(user: str, channel: str, thread_ts: str, ts: str, text: str) -> dict[str, Any]:
+    """A reply in a channel thread deleted (`message_deleted`)."""
+    body = _load("event_callback/message__message_deleted/event_payload_16f941d39b.json")
+    event = body["event"]
+    now = next_ts()
+    event.update(channel=channel, ts=now, event_ts=now, deleted_ts=ts)
+    event["previous_message"].update(user=user, text=text, ts=ts, thread_ts=thread_ts)
+    body["event_id"] = f"Ev{next(_ids):08d}"
+    return body
+
+
 def bot_echo(channel: str, text: str) -> dict[str, Any]:
     """The event Slack sends for the bot's own post."""
     body = _load("event_callback/message/bot_message_event_payload_effc76c73f.json")

@@ -11,6 +11,7 @@ user, the 429 / 403 / 400 error bodies); every call is recorded; failures can be
     api.garbage("<html>…</html>", content_type="text/html")  # the next one: not the API's JSON
     api.enforce_limits = True              # >1 msg/s per chat or >30/s overall -> 429
     api.push_update({...})                 # served by getUpdates (offset confirms, as Telegram)
+    api.backdate(chat_id, message_id, hours=49)  # sent that long ago (deleteMessage: 48 h)
     await api.wait_for("sendMessage", count=2)
     api.texts(chat_id)                     # what each chat received, in order
     api.stop()
@@ -58,6 +59,7 @@ _INTEGERS = frozenset(
 )
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 BLOCKED = "Forbidden: bot was blocked by the user"
+DELETE_WINDOW_S = 48 * 3600  # a bot may delete its messages in a private chat for 48 hours
 
 
 def fixture(*parts: str) -> dict[str, Any]:
@@ -288,6 +290,11 @@ class FakeTelegramApi:
             self._updates.append(copy.deepcopy(update))
         if self._loop is not None and self._new_update is not None:
             self._loop.call_soon_threadsafe(self._new_update.set)
+
+    def backdate(self, chat_id: int, message_id: int, *, hours: float) -> None:
+        """Pretend the bot sent this message `hours` ago."""
+        with self._lock:
+            self.messages[(chat_id, message_id)]["date"] -= int(hours * 3600)
 
     def pending_updates(self) -> list[int]:
         """The `update_id`s not confirmed yet."""
@@ -540,12 +547,12 @@ class FakeTelegramApi:
     def _m_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._file_message(params, "document")
 
-    def _stored(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _stored(self, params: dict[str, Any], action: str = "edit") -> dict[str, Any]:
         key = (params.get("chat_id"), params.get("message_id"))
         with self._lock:
             message = self.messages.get(key)  # type: ignore[arg-type]
         if message is None:
-            raise _ApiError(400, "Bad Request: message to edit not found")
+            raise _ApiError(400, f"Bad Request: message to {action} not found")
         return message
 
     def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -567,6 +574,14 @@ class FakeTelegramApi:
         else:
             message.pop("reply_markup", None)
         return dict(message)
+
+    def _m_deleteMessage(self, params: dict[str, Any]) -> bool:
+        message = self._stored(params, "delete")
+        if time.time() - message["date"] > DELETE_WINDOW_S:
+            raise _ApiError(400, "Bad Request: message can't be deleted for everyone")
+        with self._lock:
+            self.messages.pop((message["chat"]["id"], message["message_id"]), None)
+        return True
 
     def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self._stored(params)

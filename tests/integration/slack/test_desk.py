@@ -567,3 +567,26 @@ async def test_the_card_gets_the_hand_off_summary(slack: SlackDesk) -> None:
     async with slack.db.session() as session:
         kinds = await session.scalars(select(Draft.kind).where(Draft.ticket_number == number))
         assert sorted(kinds.all()) == ["reply", "summary"]
+
+
+async def test_a_card_posted_after_the_summary_is_brought_up_to_date(slack: SlackDesk) -> None:
+    # Slack is down when the card is first sent: the draft task writes the hand-off summary
+    # before there is a card to update, so the card goes out with the customer's question.
+    slack.api.server_error("chat.postMessage", times=3)
+    number = await slack.hand_off(130, "My parcel 4412 never came and the tracking page is blank")
+    summary = (await ticket(slack, number)).summary
+    assert "Customer wrote:" in summary
+    deadline = time.monotonic() + 60
+    while not card_updates(slack, number) and time.monotonic() < deadline:
+        slack.services.outbox_wakeup.set()
+        await asyncio.sleep(0.05)
+    [update] = card_updates(slack, number)
+    assert "Customer wrote:" in shown(update)
+
+
+async def test_a_card_posted_as_it_is_is_not_updated_again(slack: SlackDesk) -> None:
+    number = await slack.hand_off(131, "My parcel 4413 never came")
+    await slack.settle()
+    updates = card_updates(slack, number)
+    assert len(updates) <= 1  # the summary's own update, when it came after the card
+    assert all("Customer wrote:" in shown(u) for u in updates)

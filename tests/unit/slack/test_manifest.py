@@ -16,6 +16,7 @@ ADAPTER = [ROOT / "bots" / "slack" / name for name in ("channel.py", "directory.
 SCOPE_OF = {
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
+    "chat_delete": "chat:write",  # a bot deletes its own messages with chat:write
     "chat_postEphemeral": "chat:write",
     "reactions_add": "reactions:write",
     "files_upload_v2": "files:write",

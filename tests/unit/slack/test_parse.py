@@ -91,6 +91,67 @@ def test_customer_edit_in_dm_is_an_edit() -> None:
     assert message.text == body["event"]["message"]["text"]
 
 
+def test_agent_edit_of_a_thread_reply_is_an_agent_edit() -> None:
+    body = load("event_callback/message__message_changed/event_payload_c6d8ac6fa5.json")
+    event = body["event"]
+    # The recorded edit is of a top-level message; in a thread both copies carry thread_ts.
+    for copy_ in (event["message"], event["previous_message"]):
+        copy_.update(thread_ts="1665100000.000100", ts="1665102338.901939")
+    message = parse(body)
+    assert message is not None
+    assert (message.kind, message.role, message.edited) == ("edit", "agent", True)
+    assert message.chat.chat_id == "C111" and message.chat.thread_id == "1665100000.000100"
+    assert message.user_id == "U111" and message.text == "updated message"
+    assert message.ref == "C111:1665102338.901939"
+    assert message.meta["ts"] == "1665102338.901939"
+    assert message.meta["previous_text"] == "original message"
+    assert message.platform_id == "Ev111"
+
+
+def test_deletion_of_a_thread_reply_is_an_agent_delete() -> None:
+    body = load("event_callback/message__message_deleted/event_payload_16f941d39b.json")
+    body["event"]["previous_message"]["thread_ts"] = "1665368000.000100"
+    message = parse(body)
+    assert message is not None
+    assert (message.kind, message.role) == ("delete", "agent")
+    assert message.chat.thread_id == "1665368000.000100"
+    assert message.user_id == "U111"  # the author: Slack does not say who deleted it
+    assert message.meta["ts"] == body["event"]["deleted_ts"]
+    assert message.text == message.meta["previous_text"] == "Delete this message"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"bot_id": "B111"},  # a bot's message (the desk's own posts)
+        {"subtype": "bot_message"},
+        {"thread_ts": "100.2"},  # the thread's parent itself (e.g. its reply count changed)
+    ],
+)
+def test_thread_changes_that_are_no_agent_reply_are_ignored(change: dict[str, Any]) -> None:
+    edit = p.thread_edit("U1", "C1", "100.1", "100.2", "new", before="old")
+    deletion = p.thread_delete("U1", "C1", "100.1", "100.2", "old")
+    edit["event"]["message"].update(change)
+    deletion["event"]["previous_message"].update(change)
+    assert parse(edit) is None
+    assert parse(deletion) is None
+
+
+def test_an_edit_that_leaves_the_text_alone_is_ignored() -> None:
+    # Slack also sends message_changed when a reply gains an unfurl or a reply count.
+    assert parse(p.thread_edit("U1", "C1", "100.1", "100.2", "same", before="same")) is None
+    body = load(
+        "event_callback/message__message_changed/channel_message_changed_event_body_099d52b8be.json"
+    )
+    assert parse(body) is None
+
+
+def test_a_customer_deleting_a_dm_is_ignored() -> None:
+    deletion = p.thread_delete("U1", "D1", "100.1", "100.2", "old")
+    deletion["event"]["channel_type"] = "im"
+    assert parse(deletion) is None
+
+
 def test_other_slash_commands_are_ignored_and_ours_is_an_agent_command() -> None:
     raw = (BOLT / "slash_command_form" / "body_2734536e97.form.txt").read_text().strip()
     assert parse(dict(parse_qsl(raw))) is None  # /hello-world
