@@ -23,6 +23,7 @@ from bots.pipeline.workers import Reply
 from bots.state import ConversationState, load_state
 from bots.texts import say, status_name
 from knowledge.language import SURE, detect
+from tickets import events
 from tickets import service as tickets
 from tickets.errors import TicketError
 from tickets.models import Customer, Message, Ticket, utcnow
@@ -478,6 +479,16 @@ class Conversation:
         if not calendar.is_open(utcnow()):
             text = f"{text}\n{say('outside_hours', language, hours=calendar.describe())}"
         await self._store_bot_message(session, ticket, text)
+        # What the bot tried is the agents' context on the card, also after the card is
+        # updated: kept on the ticket, not only in this hand-off's hooks.
+        events.record(
+            session,
+            ticket,
+            events.BOT_TRIED_EVENT,
+            actor=events.SYSTEM,
+            to_value=reason,
+            reason="\n".join(bot_tried),
+        )
         log.info("ticket #%s: handed off (%s)", ticket.number, reason)
         replies: list[Reply] = [(self._reply(message, text, ticket), ticket.id)]
         context = Handoff(

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets.models import Message, Ticket
+from tickets.events import BOT_TRIED_EVENT
+from tickets.models import Message, Ticket, TicketEvent
 
 BOT_TRIED_MAX = 3
 BOT_TRIED_CHARS = 200
@@ -62,7 +63,7 @@ async def ticket_view(
 
     `summary` and `bot_tried` override what the ticket itself records (the hand-off knows
     what the bot answered); by default the summary is the ticket's and the bot's attempts are
-    its last few bot messages.
+    those recorded at its latest hand-off.
     """
     customer = ticket.customer
     previous = await session.scalar(
@@ -71,15 +72,7 @@ async def ticket_view(
         )
     )
     if bot_tried is None:
-        rows = (
-            await session.scalars(
-                select(Message.text)
-                .where(Message.ticket_id == ticket.id, Message.author_kind == "bot")
-                .order_by(Message.id.desc())
-                .limit(BOT_TRIED_MAX)
-            )
-        ).all()
-        bot_tried = [_short(text) for text in reversed(rows) if text.strip()]
+        bot_tried = await _bot_tried(session, ticket)
     first_response_due = getattr(ticket, "first_response_due", None)
     if getattr(ticket, "first_response_at", None) is not None:
         first_response_due = getattr(ticket, "next_response_due", None)
@@ -107,6 +100,28 @@ async def ticket_view(
         "summary": summary if summary is not None else str(getattr(ticket, "summary", "") or ""),
         "bot_tried": list(bot_tried),
     }
+
+
+async def _bot_tried(session: AsyncSession, ticket: Ticket) -> list[str]:
+    """What the bot tried before the latest hand-off, as recorded then; for a ticket handed
+    off before that was recorded, its last few bot messages."""
+    recorded = await session.scalar(
+        select(TicketEvent.reason)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == BOT_TRIED_EVENT)
+        .order_by(TicketEvent.id.desc())
+        .limit(1)
+    )
+    if recorded is not None:
+        return [_short(line) for line in recorded.splitlines() if line.strip()]
+    rows = (
+        await session.scalars(
+            select(Message.text)
+            .where(Message.ticket_id == ticket.id, Message.author_kind == "bot")
+            .order_by(Message.id.desc())
+            .limit(BOT_TRIED_MAX)
+        )
+    ).all()
+    return [_short(text) for text in reversed(rows) if text.strip()]
 
 
 def _short(text: str) -> str:

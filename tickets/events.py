@@ -17,6 +17,9 @@ VALUE_MAX = 200
 SYSTEM = "system"
 SLA = "sla"
 
+# At a hand-off: what the bot tried, one line each in `reason` (`to_value`: why it handed off).
+BOT_TRIED_EVENT = "bot_tried"
+
 
 def customer_actor(customer_id: int) -> str:
     return f"customer:{customer_id}"

@@ -474,9 +474,7 @@ class SlackChannel:
             return
         posted_view = posted.meta.get("ticket") or {}
         now = json.loads(json.dumps(update.meta["ticket"], default=str))
-        # The hand-off's card knows what the bot tried and falls back to the customer's
-        # question for a summary; neither is a change.
-        now["bot_tried"] = posted_view.get("bot_tried")
+        # Until the hand-off summary is written, the card shows the customer's question.
         now["summary"] = now.get("summary") or posted_view.get("summary")
         if now != posted_view:
             enqueue(session, update, ticket_id=ticket.id)

@@ -29,6 +29,7 @@ from tests.integration.slack.conftest import (
     SlackDesk,
 )
 from tickets import service as tickets
+from tickets.events import events_of
 from tickets.models import Message, Ticket
 
 
@@ -590,3 +591,33 @@ async def test_a_card_posted_as_it_is_is_not_updated_again(slack: SlackDesk) -> 
     updates = card_updates(slack, number)
     assert len(updates) <= 1  # the summary's own update, when it came after the card
     assert all("Customer wrote:" in shown(u) for u in updates)
+
+
+def tried_section(blocks: list[dict[str, Any]]) -> str:
+    texts = [b["text"]["text"] for b in blocks if b.get("type") == "section" and "text" in b]
+    return next((t for t in texts if t.startswith("*The bot already tried*")), "")
+
+
+async def test_what_the_bot_tried_stays_on_the_card_after_updates(
+    slack: SlackDesk, tmp_path: Path
+) -> None:
+    kb = slack.services.knowledge
+    assert kb is not None
+    await kb.import_path(write_articles(tmp_path / "articles"))
+    number = await slack.hand_off(132, "Do you sell gift vouchers?")  # not in the articles
+    card = next(
+        params
+        for params, _ in slack.api.answered("chat.postMessage")
+        if f"#{number} " in str(params.get("blocks")) and not params.get("thread_ts")
+    )
+    tried = tried_section(card["blocks"])
+    assert "searched the knowledge base" in tried
+    await slack.interact(press(slack, number, "assign", str(number)))
+    await slack.settle()
+    updated = card_updates(slack, number)[-1]
+    assert f"<@{AGENT}>" in shown(updated)
+    # not replaced by the bot's own "passing this to a person" message
+    assert tried_section(updated["blocks"]) == tried
+    async with slack.db.session() as session:
+        kinds = [e.kind for e in await events_of(session, (await ticket(slack, number)).id)]
+    assert kinds.count("bot_tried") == 1
