@@ -317,6 +317,8 @@ class Conversation:
                 return [self._text(message, say("greeting", language))]
             if intents.is_thanks(text):
                 return [self._text(message, say("thanks", language))]
+            if intents.is_acknowledgement(text):
+                return [self._text(message, say("acknowledged", language))]
         tried: tuple[str, ...] = ()
         reason = "no knowledge base is configured"
         if self.knowledge is not None and text and not message.attachments:
@@ -457,6 +459,9 @@ class Conversation:
         else:
             ticket = None
         state.new_requested = False
+        # the question now lives on the ticket: a later /human or "człowiek" must not file it
+        # again as if the customer had repeated it (nor open a new request with it)
+        state.last_question = None
         if ticket is None:
             first = question or message.text or _attachment_summary(message)
             received = await self._receive(session, customer, message, language, first)
@@ -477,7 +482,7 @@ class Conversation:
         text = say("handoff", language, number=ticket.number)
         calendar = self.helpdesk.config.department_calendar(ticket.department)
         if not calendar.is_open(utcnow()):
-            text = f"{text}\n{say('outside_hours', language, hours=calendar.describe())}"
+            text = f"{text}\n{say('outside_hours', language, hours=calendar.describe(language))}"
         await self._store_bot_message(session, ticket, text)
         # What the bot tried is the agents' context on the card, also after the card is
         # updated: kept on the ticket, not only in this hand-off's hooks.

@@ -82,8 +82,26 @@ _GREETINGS = frozenset(
     witam witaj witajcie dzien dobry dobry wieczor elo halo hejka
     """.split()
 )
-_THANKS = re.compile(
-    r"^(thanks?( you)?( a lot| so much)?|thx|ty|dziek(i|uje|uje bardzo)|dzieki)\W*$"
+# Thanks, and the words customers wrap it in ("thank you for your help", "ok, dzięki, to
+# wszystko"); a word outside these ("thanks, but it never came") makes it a message to answer.
+_THANKS_WORDS = frozenset(
+    """
+    thanks thank thx tnx thanx cheers dzieki dziekuje dziekujemy dziekuwa dzienki dzieks
+    podziekowania
+    """.split()
+)
+_ACKNOWLEDGEMENTS = frozenset(
+    """
+    ok okay okey okej k kk alright fine great super cool perfect good got it understood
+    dobrze dobra jasne rozumiem spoko swietnie git
+    """.split()
+)
+_THANKS_FILLER = _ACKNOWLEDGEMENTS | frozenset(
+    """
+    you so much very a lot many for your the help all that this helped works worked again
+    really in advance everything
+    bardzo wielkie serdeczne serdecznie za pomoc wszystko to pomoglo dziala juz i pozdrawiam
+    """.split()
 )
 
 
@@ -95,4 +113,17 @@ def is_greeting(text: str) -> bool:
 
 def is_thanks(text: str) -> bool:
     """A message that only says thank you."""
-    return bool(_THANKS.match(_fold(text).strip()))
+    words = _WORD.findall(_fold(text))
+    if words == ["ty"]:
+        return True
+    return (
+        0 < len(words) <= 8
+        and any(w in _THANKS_WORDS for w in words)
+        and all(w in _THANKS_WORDS or w in _THANKS_FILLER for w in words)
+    )
+
+
+def is_acknowledgement(text: str) -> bool:
+    """A message that only says "ok" ("okay", "got it", "jasne", "super")."""
+    words = _WORD.findall(_fold(text))
+    return 0 < len(words) <= 3 and all(w in _ACKNOWLEDGEMENTS for w in words)

@@ -37,6 +37,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "You're welcome! Write any time you need help.",
         "pl": "Nie ma za co! Pisz śmiało, gdy będziesz potrzebować pomocy.",
     },
+    "acknowledged": {
+        "en": "Great! Write any time you need help.",
+        "pl": "Świetnie! Pisz śmiało, gdy będziesz potrzebować pomocy.",
+    },
     "kb_answer": {
         "en": "{passage}\n\n— from our help article “{title}”",
         "pl": "{passage}\n\n— z artykułu pomocy „{title}”",

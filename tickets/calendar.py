@@ -14,6 +14,11 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Weekday names for customers (Monday first), then the word for a calendar never open.
+_DAY_NAMES = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "never"),
+    "pl": ("pon.", "wt.", "śr.", "czw.", "pt.", "sob.", "niedz.", "nigdy"),
+}
 # How far ahead a computation may look for open hours before giving up (about ten years).
 MAX_DAYS = 3700
 ZERO = timedelta(0)
@@ -200,8 +205,10 @@ class BusinessCalendar:
                     return max(begin, moment)
         raise CalendarError(f"calendar {self.name!r} has no open hours within {MAX_DAYS} days")
 
-    def describe(self) -> str:
-        """Opening hours in one line, e.g. `Mon-Fri 08:00-16:00 (Europe/Warsaw)`."""
+    def describe(self, language: str = "en") -> str:
+        """Opening hours in one line, e.g. `Mon-Fri 08:00-16:00 (Europe/Warsaw)`; day names
+        in Polish for `language="pl"` (`pon.-pt. 08:00-16:00 (Europe/Warsaw)`)."""
+        names = _DAY_NAMES.get(language, _DAY_NAMES["en"])
         if self.always_open:
             return "24/7"
         groups: list[tuple[int, int, Hours]] = []
@@ -214,14 +221,14 @@ class BusinessCalendar:
         for first, last, hours in groups:
             if not hours:
                 continue
-            days = WEEKDAYS[first].title()
+            days = names[first]
             if last != first:
-                days += "-" + WEEKDAYS[last].title()
+                days += "-" + names[last]
             spans = ", ".join(
                 f"{s:%H:%M}-{'24:00' if e is None else format(e, '%H:%M')}" for s, e in hours
             )
             parts.append(f"{days} {spans}")
-        return f"{'; '.join(parts) or 'never'} ({self.zone})"
+        return f"{'; '.join(parts) or names[7]} ({self.zone})"
 
 
 def _as_utc(moment: datetime) -> datetime:

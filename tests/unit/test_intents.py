@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bots.intents import is_greeting, is_thanks, wants_a_person
+from bots.intents import is_acknowledgement, is_greeting, is_thanks, wants_a_person
 from tests.conftest import DATA, requires_shared
 
 POLISH_WANTS = (
@@ -64,6 +64,38 @@ def test_requests_for_a_person(text: str) -> None:
 )
 def test_problem_descriptions_are_not_requests_for_a_person(text: str) -> None:
     assert not wants_a_person(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thank you for your help",
+        "Thank you very much!",
+        "ok thanks",
+        "thanks, that helped",
+        "many thanks",
+        "dzięki za pomoc",
+        "ok, dzięki",
+        "dziękuję, to wszystko",
+        "dzieki wielkie",  # without diacritics
+    ],
+)
+def test_thanks_in_the_words_customers_wrap_it_in(text: str) -> None:
+    assert is_thanks(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["thanks for nothing", "dzięki, ale nie pomogło", "thank you, where is my refund?"]
+)
+def test_thanks_with_something_more_to_say_is_not_small_talk(text: str) -> None:
+    assert not is_thanks(text)
+
+
+def test_acknowledgements() -> None:
+    assert is_acknowledgement("ok") and is_acknowledgement("Got it.")
+    assert is_acknowledgement("jasne") and is_acknowledgement("super!")
+    assert not is_acknowledgement("ok where is my parcel")
+    assert not is_acknowledgement("?")
 
 
 def test_greetings_and_thanks() -> None:

@@ -211,6 +211,57 @@ async def test_greetings_and_thanks_open_nothing(chat: Chat, kb: ScriptedKnowled
     assert await chat.count(Ticket.id) == 0
 
 
+async def test_thanks_or_ok_after_an_answer_open_no_ticket(
+    chat: Chat, kb: ScriptedKnowledge
+) -> None:
+    """Closing words after a knowledge base answer are small talk: not a question handed to
+    people ("I'm passing this to a person…") with a ticket that says "thank you for your help"."""
+    await chat.send(msg("I forgot my password"))
+    assert await chat.texts(msg("thank you for your help")) == [
+        "You're welcome! Write any time you need help."
+    ]
+    assert await chat.texts(msg("ok")) == ["Great! Write any time you need help."]
+    await chat.send(msg("zapomniałem password", user="u2", lang="pl"))
+    assert await chat.texts(msg("ok, dzięki za pomoc", user="u2", lang="pl")) == [
+        "Nie ma za co! Pisz śmiało, gdy będziesz potrzebować pomocy."
+    ]
+    assert await chat.count(Ticket.id) == 0
+    assert len(kb.calls) == 2
+
+
+async def test_asking_for_a_person_on_an_open_ticket_keeps_the_customers_words(
+    chat: Chat,
+) -> None:
+    """/human (or "człowiek") after a hand-off stores what the customer wrote, not the first
+    question again as if they had repeated it; and /new then /human does not open a second
+    ticket about the first question."""
+    await chat.send(msg("faktura ma zły NIP", lang="pl"))
+    human = await chat.texts(msg("/human", lang="pl"))
+    assert human[0].startswith("Przekazuję to osobie") and "#1001" in human[0]
+    await chat.send(msg("człowiek", lang="pl"))
+    await chat.send(msg("/new", lang="pl"))
+    second = await chat.texts(msg("/human", lang="pl"))
+    assert "#1002" in second[0]
+    async with chat.db.session() as session:
+        said = [
+            (number, text)
+            for number, text in await session.execute(
+                select(Ticket.number, Message.text)
+                .join(Ticket, Ticket.id == Message.ticket_id)
+                .where(Message.author_kind == "customer")
+                .order_by(Message.id)
+            )
+        ]
+        subjects = list(await session.scalars(select(Ticket.subject).order_by(Ticket.id)))
+    assert said == [
+        (1001, "faktura ma zły NIP"),
+        (1001, "/human"),
+        (1001, "człowiek"),
+        (1002, "/human"),
+    ]
+    assert subjects[1] != "faktura ma zły NIP"
+
+
 async def test_status_lists_only_the_customers_own_open_tickets(chat: Chat) -> None:
     assert await chat.texts(msg("/status")) == ["You have no open tickets."]
     await chat.send(msg("my parcel is late"))

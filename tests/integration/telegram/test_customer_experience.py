@@ -151,6 +151,37 @@ async def test_a_hand_off_outside_business_hours_says_when_the_team_works(
     assert hours.startswith("Our team works ") and "09:00" in hours
 
 
+async def test_a_polish_customer_hears_the_business_hours_in_polish(
+    tmp_path: Path, db: Database, api: FakeTelegramApi
+) -> None:
+    today = datetime.now(UTC).date()
+    holidays = [str(today + timedelta(days=d)) for d in (-1, 0, 1)]
+    config = tmp_path / "helpdesk.yaml"
+    config.write_text(
+        "default_department: general\n"
+        "business_calendar: office\n"
+        "calendars:\n"
+        "  office:\n"
+        "    timezone: Europe/Warsaw\n"
+        "    hours: {mon-fri: '09:00-17:00'}\n"
+        f"    holidays: {json.dumps(holidays)}\n"
+        "departments:\n"
+        "  - name: general\n"
+        "    calendar: office\n",
+        encoding="utf-8",
+    )
+    settings = telegram_settings(tmp_path, db, api, RELAYDESK_CONFIG=config)
+    async with running(settings, api) as desk:
+        await api.wait_for("setWebhook")
+        (handoff,) = await say(desk, message_update(6013, "/human", language="pl"))
+    first, hours = handoff.split("\n")
+    assert first.startswith("Przekazuję to osobie z naszego zespołu.")
+    # no English day names in a Polish sentence
+    assert hours == (
+        "Nasz zespół pracuje pon.-pt. 09:00-17:00 (Europe/Warsaw); odezwiemy się w tych godzinach."
+    )
+
+
 async def test_a_photo_is_kept_on_the_ticket_for_agents(desk: Relaydesk) -> None:
     photo = json.loads((NUTGRAM / "updates" / "photo.json").read_text(encoding="utf-8"))
     photo["update_id"] = 880101

@@ -133,3 +133,7 @@ def test_a_calendar_without_hours_fails_clearly() -> None:
 
 def test_describe_groups_days() -> None:
     assert OFFICE.describe() == "Mon-Fri 08:00-16:00 (Europe/Warsaw)"
+
+
+def test_describe_names_the_days_in_polish_for_a_polish_customer() -> None:
+    assert OFFICE.describe("pl") == "pon.-pt. 08:00-16:00 (Europe/Warsaw)"
