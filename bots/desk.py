@@ -190,13 +190,7 @@ class Desk:
             summary=ticket.summary or handoff.question or ticket.subject,
             bot_tried=list(handoff.bot_tried),
         )
-        card = OutboundMessage(
-            chat=ChatRef(SLACK, channel),
-            text=blocks.card_text(view),
-            kind="ticket_card",
-            ticket_number=ticket.number,
-            meta={"ticket": view},
-        )
+        card = _card(channel, view, "ticket_card")
         replies: list[Reply] = [(card, ticket.id)]
         rows = await session.scalars(
             select(Message)
@@ -234,9 +228,18 @@ class Desk:
         return replies + await self._card_update(session, ticket)
 
     def _mirror(
-        self, ticket: Ticket, channel: str, text: str, attachments: Sequence[dict[str, Any]]
+        self,
+        ticket: Ticket,
+        channel: str,
+        text: str,
+        attachments: Sequence[dict[str, Any]],
+        *,
+        author: str = "customer",
+        author_name: str | None = None,
     ) -> list[Reply]:
         items = [{**a, "channel": a.get("channel") or ticket.channel} for a in attachments]
+        if author == "customer":
+            author_name = ticket.customer.name or None
         mirror = OutboundMessage(
             chat=ChatRef(SLACK, channel),
             text=text,
@@ -244,8 +247,8 @@ class Desk:
             ticket_number=ticket.number,
             meta={
                 "ticket_number": ticket.number,
-                "author": "customer",
-                "author_name": ticket.customer.name or None,
+                "author": author,
+                "author_name": author_name,
                 "text": text,
                 "translation": None,
                 "attachments": items,
@@ -288,7 +291,7 @@ class Desk:
             return ()
         ticket = await tickets.get_ticket(session, number)
         if message.action == "task:draft":
-            replies = await self._summarise(session, ticket)
+            replies = await self._summarise(session, ticket, message.chat.chat_id)
             result = await drafts.make_draft(self.services, session, number)
             draft = self._draft_message(ticket, result.meta(), language=result.output.language)
             return [*replies, draft]
@@ -296,8 +299,12 @@ class Desk:
             return await self._translation(session, ticket, message.meta.get("text"))
         return ()
 
-    async def _summarise(self, session: AsyncSession, ticket: Ticket) -> list[Reply]:
-        """The hand-off summary for the card (the model's, or an extractive one without it)."""
+    async def _summarise(self, session: AsyncSession, ticket: Ticket, channel: str) -> list[Reply]:
+        """The hand-off summary for the card (the model's, or an extractive one without it).
+
+        The card may not be in Slack yet (queued ahead of this in `channel`, or held up by an
+        outage), and its posting commits independently of this task: an update without the
+        card's ts, in the card's channel, finds the card when it is sent, after it."""
         result = await drafts.make_summary(
             self.services, session, ticket.number, language=self.agent_language
         )
@@ -305,7 +312,11 @@ class Desk:
         if not text or text == ticket.summary:
             return []
         ticket.summary = text
-        return await self._card_update(session, ticket)
+        replies = await self._card_update(session, ticket)
+        if replies or not channel:
+            return replies
+        update = _card(channel, await ticket_view(session, ticket), "card_update")
+        return [(update, ticket.id)]
 
     async def _translation(self, session: AsyncSession, ticket: Ticket, text: Any) -> list[Reply]:
         if not isinstance(text, str) or not text.strip():
@@ -595,6 +606,7 @@ class Desk:
         if kind not in ("tier", "department") or not target:
             raise Refused("Choose a tier or a department to escalate to.")
         old_channel = self.triage_channel(ticket.department)
+        old_place = await thread_for_ticket(session, ticket.number)
         changes = await self.services.helpdesk.escalate(
             session,
             ticket,
@@ -605,18 +617,27 @@ class Desk:
         )
         replies = await self._card_update(session, ticket)
         what = ", ".join(changes) if changes else f"{kind} {target}"
-        replies.append(self._thread_notice(ticket, f"⬆️ Escalated by <@{message.user_id}>: {what}"))
+        notice = f"⬆️ Escalated by <@{message.user_id}>: {what}"
         new_channel = self.triage_channel(ticket.department)
-        if kind == "department" and new_channel and new_channel != old_channel:
-            view = await ticket_view(session, ticket)
-            card = OutboundMessage(
-                chat=ChatRef(SLACK, new_channel),
-                text=blocks.card_text(view),
-                kind="ticket_card",
-                ticket_number=ticket.number,
-                meta={"ticket": view},
-            )
+        if kind != "department" or new_channel is None or new_channel == old_channel:
+            replies.append(self._thread_notice(ticket, notice))
+        else:
+            if old_place is not None:
+                # Said in the thread the agents were working in (named by its ts: the
+                # ticket's thread moves when the new card is posted), with where it went.
+                told = OutboundMessage(
+                    chat=ChatRef(SLACK, old_place.channel, old_place.card_ts),
+                    text=f"{notice}. The ticket's thread is now in <#{new_channel}>: "
+                    "replies here no longer reach the customer.",
+                    kind="notice",
+                    ticket_number=ticket.number,
+                    meta={"system": True},
+                )
+                replies.append((told, ticket.id))
+            card = _card(new_channel, await ticket_view(session, ticket), "ticket_card")
             replies.append((card, ticket.id))
+            replies += await self._conversation(session, ticket, new_channel)
+            replies.append(self._thread_notice(ticket, notice))
             self._queue_task(session, new_channel, "draft", ticket.number)
         tier_channel = self.config.notify_channel(ticket.department, ticket.tier)
         if kind == "tier" and tier_channel and tier_channel != new_channel:
@@ -628,6 +649,25 @@ class Desk:
                 ticket_number=ticket.number,
             )
             replies.append((announce, ticket.id))
+        return replies
+
+    async def _conversation(
+        self, session: AsyncSession, ticket: Ticket, channel: str
+    ) -> list[Reply]:
+        """The ticket's conversation so far, mirrored into a new thread (a ticket moved to
+        another department): the customer's messages, agents' replies and notes."""
+        rows = await session.scalars(
+            select(Message)
+            .where(Message.ticket_id == ticket.id, Message.author_kind.in_(("customer", "agent")))
+            .order_by(Message.id)
+        )
+        replies: list[Reply] = []
+        for row in rows:
+            if row.author_kind == "customer":
+                replies += self._mirror(ticket, channel, row.text, row.attachments)
+                continue
+            name = "internal note" if row.internal else None
+            replies += self._mirror(ticket, channel, row.text, (), author="agent", author_name=name)
         return replies
 
     def _tell_customer(self, ticket: Ticket, status: str, *, csat: bool = False) -> list[Reply]:
@@ -1127,6 +1167,18 @@ def _whole_number(text: str) -> int | None:
     if not text or len(text) > NUMBER_DIGITS_MAX or not (text.isascii() and text.isdigit()):
         return None
     return int(text)
+
+
+def _card(channel: str, view: dict[str, Any], kind: str) -> OutboundMessage:
+    """A ticket's card (`ticket_card`), or an update of it (`card_update`, found by the
+    ticket's number when it is sent), in `channel`."""
+    return OutboundMessage(
+        chat=ChatRef(SLACK, channel),
+        text=blocks.card_text(view),
+        kind=kind,
+        ticket_number=int(view["number"]),
+        meta={"ticket": view},
+    )
 
 
 def _ticket_number(value: str) -> int | None:

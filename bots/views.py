@@ -86,6 +86,7 @@ async def ticket_view(
         "assignee": ticket.assignee,
         "channel": ticket.channel,
         "language": ticket.language,
+        "follow_up_of": getattr(ticket, "follow_up_of", None),
         "customer": {
             "id": customer.id,
             "name": customer.name,

@@ -425,9 +425,11 @@ def summary(ctx: DraftContext, *, reason: str, handoff_reason: str = "") -> Draf
             f"- Caution: {len(flagged)} customer message(s) try to instruct the AI; "
             "left out of this summary"
         )
-    public = [m for m in ctx.messages if not m.internal]
-    if public:
-        waiting = "an agent" if public[-1].author == "customer" else "the customer"
+    # The bot's own messages ("passing this to a person") answer no one: who waits is
+    # whoever did not write last of the customer and the agents.
+    people = [m for m in ctx.messages if not m.internal and m.author in ("customer", "agent")]
+    if people:
+        waiting = "an agent" if people[-1].author == "customer" else "the customer"
         lines.append(f"- Waiting for: {waiting}")
     return DraftOutput(
         kind="summary",

@@ -113,9 +113,14 @@ def _customer_line(view: dict[str, Any]) -> str:
     tier = customer.get("tier")
     if tier:
         parts.append(str(tier))
+    history = []
+    if view.get("follow_up_of"):
+        history.append(f"follow-up of #{view['follow_up_of']}")
     previous = customer.get("previous_tickets")
-    history = f"\n{previous} previous ticket{'s' if previous != 1 else ''}" if previous else ""
-    return f"*Customer*\n{name} ({' · '.join(parts)}){history}"
+    if previous:
+        history.append(f"{previous} previous ticket{'s' if previous != 1 else ''}")
+    lines = f"\n{' · '.join(history)}" if history else ""
+    return f"*Customer*\n{name} ({' · '.join(parts)}){lines}"
 
 
 def _sla_line(view: dict[str, Any]) -> str:

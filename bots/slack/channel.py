@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
@@ -449,7 +448,6 @@ class SlackChannel:
             )
             if number is not None and first and ts:
                 await remember_card(session, ticket_number=number, channel=channel, card_ts=ts)
-                await self._catch_up(session, number, message)
         confirm = message.meta.get("slack_confirm")
         if isinstance(confirm, dict) and confirm.get("ts"):
             enqueue(session, _reaction(confirm, DELIVERED), ticket_id=row.ticket_id)
@@ -463,21 +461,6 @@ class SlackChannel:
             enqueue(session, done, ticket_id=row.ticket_id)
         if row.channel == CHANNEL and message.kind == "notice" and message.meta.get("sla"):
             await self._refresh_card(session, message.ticket_number)
-
-    async def _catch_up(self, session: AsyncSession, number: int, posted: OutboundMessage) -> None:
-        """A card shows the ticket as it was when it was queued. What changed before it was
-        posted (the hand-off summary, an assignment) could not update a card that had no ts
-        yet, so a card that is out of date is updated once it is there."""
-        ticket = await session.scalar(select(Ticket).where(Ticket.number == number))
-        update = await card_update(session, ticket) if ticket is not None else None
-        if ticket is None or update is None:
-            return
-        posted_view = posted.meta.get("ticket") or {}
-        now = json.loads(json.dumps(update.meta["ticket"], default=str))
-        # Until the hand-off summary is written, the card shows the customer's question.
-        now["summary"] = now.get("summary") or posted_view.get("summary")
-        if now != posted_view:
-            enqueue(session, update, ticket_id=ticket.id)
 
     async def _refresh_card(self, session: AsyncSession, number: int | None) -> None:
         """An SLA warning or breach (and what its actions changed) shows on the card too."""
