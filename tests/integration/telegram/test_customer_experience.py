@@ -123,9 +123,8 @@ async def test_a_question_without_a_knowledge_base_is_handed_off_then_followed_u
     assert texts == ["My parcel is stuck in customs", "The tracking number is PL123"]
 
 
-async def test_a_hand_off_outside_business_hours_says_when_the_team_works(
-    tmp_path: Path, db: Database, api: FakeTelegramApi
-) -> None:
+def closed_today(tmp_path: Path, timezone: str) -> Path:
+    """A helpdesk.yaml whose one department is closed all day today (a holiday around it)."""
     today = datetime.now(UTC).date()
     holidays = [str(today + timedelta(days=d)) for d in (-1, 0, 1)]
     config = tmp_path / "helpdesk.yaml"
@@ -134,7 +133,7 @@ async def test_a_hand_off_outside_business_hours_says_when_the_team_works(
         "business_calendar: office\n"
         "calendars:\n"
         "  office:\n"
-        "    timezone: UTC\n"
+        f"    timezone: {timezone}\n"
         "    hours: {mon-fri: '09:00-17:00'}\n"
         f"    holidays: {json.dumps(holidays)}\n"
         "departments:\n"
@@ -142,7 +141,13 @@ async def test_a_hand_off_outside_business_hours_says_when_the_team_works(
         "    calendar: office\n",
         encoding="utf-8",
     )
-    settings = telegram_settings(tmp_path, db, api, RELAYDESK_CONFIG=config)
+    return config
+
+
+async def test_a_hand_off_outside_business_hours_says_when_the_team_works(
+    tmp_path: Path, db: Database, api: FakeTelegramApi
+) -> None:
+    settings = telegram_settings(tmp_path, db, api, RELAYDESK_CONFIG=closed_today(tmp_path, "UTC"))
     async with running(settings, api) as desk:
         await api.wait_for("setWebhook")
         (handoff,) = await say(desk, message_update(6008, "/human"))
@@ -154,23 +159,9 @@ async def test_a_hand_off_outside_business_hours_says_when_the_team_works(
 async def test_a_polish_customer_hears_the_business_hours_in_polish(
     tmp_path: Path, db: Database, api: FakeTelegramApi
 ) -> None:
-    today = datetime.now(UTC).date()
-    holidays = [str(today + timedelta(days=d)) for d in (-1, 0, 1)]
-    config = tmp_path / "helpdesk.yaml"
-    config.write_text(
-        "default_department: general\n"
-        "business_calendar: office\n"
-        "calendars:\n"
-        "  office:\n"
-        "    timezone: Europe/Warsaw\n"
-        "    hours: {mon-fri: '09:00-17:00'}\n"
-        f"    holidays: {json.dumps(holidays)}\n"
-        "departments:\n"
-        "  - name: general\n"
-        "    calendar: office\n",
-        encoding="utf-8",
+    settings = telegram_settings(
+        tmp_path, db, api, RELAYDESK_CONFIG=closed_today(tmp_path, "Europe/Warsaw")
     )
-    settings = telegram_settings(tmp_path, db, api, RELAYDESK_CONFIG=config)
     async with running(settings, api) as desk:
         await api.wait_for("setWebhook")
         (handoff,) = await say(desk, message_update(6013, "/human", language="pl"))
